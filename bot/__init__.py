@@ -1,0 +1,1 @@
+"""fitbot: an exercise coach that answers from a curated knowledge base."""

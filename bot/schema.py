@@ -1,0 +1,214 @@
+"""Typed, frozen records for the knowledge base files, validated by pydantic.
+
+Each YAML file maps onto one of the top-level models here:
+``sources.yaml`` -> :class:`SourcesFile`, ``language.yaml`` -> :class:`LanguageFile`,
+``exercises/*.yaml`` and ``topics/*.yaml`` -> :class:`Record`. Unknown fields are errors.
+List items that carry their own ``source`` override the record's source article.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+
+INTENTS = (
+    "what",
+    "muscles",
+    "steps",
+    "checklist",
+    "mistakes",
+    "cautions",
+    "alternatives",
+    "benefits",
+    "variations",
+    "programming",
+    "comparison",
+)
+Intent = Literal[
+    "what",
+    "muscles",
+    "steps",
+    "checklist",
+    "mistakes",
+    "cautions",
+    "alternatives",
+    "benefits",
+    "variations",
+    "programming",
+    "comparison",
+]
+
+
+class Model(BaseModel):
+    """Base for every knowledge record: frozen, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Article(Model):
+    """One source article the facts come from."""
+
+    id: Slug
+    title: Text
+    file: Text
+
+
+class SourcesFile(Model):
+    """``sources.yaml``: the articles every record cites."""
+
+    articles: tuple[Article, ...] = Field(min_length=1)
+
+
+class Situation(Model):
+    """A circumstance that shapes alternatives ("weak core", "at home")."""
+
+    id: Slug
+    label: Text
+    cues: tuple[Text, ...] = Field(min_length=1)
+
+
+class LanguageFile(Model):
+    """``language.yaml``: words the matcher understands, kept as data."""
+
+    synonyms: dict[Text, tuple[Text, ...]] = Field(
+        description="canonical word -> variants that mean the same ('negative': ['eccentric'])"
+    )
+    intents: dict[Intent, tuple[Text, ...]] = Field(
+        description="intent -> cue words and phrases that signal it"
+    )
+    situations: tuple[Situation, ...] = ()
+    safety_cues: tuple[Text, ...] = Field(min_length=1)
+    referral: Text
+    exercise_nouns: tuple[Text, ...] = Field(
+        description="words naming a kind of exercise ('press', 'lunge'): a phrase built on one "
+        "that no record claims is an exercise we do not cover"
+    )
+    generic_modifiers: tuple[Text, ...] = Field(
+        default=(), description="words that do not change which exercise is meant ('heavy')"
+    )
+    greetings: tuple[Text, ...] = ()
+
+
+class Muscle(Model):
+    """A muscle or muscle group, with the precise names the article gives."""
+
+    name: Text
+    detail: Text | None = None
+    aliases: tuple[Text, ...] = ()
+
+
+class Muscles(Model):
+    """Muscles worked: prime movers and stabilisers."""
+
+    primary: tuple[Muscle, ...] = ()
+    stabilisers: tuple[Muscle, ...] = ()
+    note: Text | None = None
+
+
+class Method(Model):
+    """How to do one variant of the exercise, step by step."""
+
+    name: Text
+    equipment: tuple[Text, ...] = ()
+    setup: tuple[Text, ...] = ()
+    steps: tuple[Text, ...] = Field(min_length=1)
+    tips: tuple[Text, ...] = ()
+    source: Slug | None = None
+
+
+class Mistake(Model):
+    """A common error and how to correct it."""
+
+    mistake: Text
+    fix: Text
+    source: Slug | None = None
+
+
+class Avoid(Model):
+    """Someone who should be careful with, or skip, the exercise."""
+
+    who: Text
+    why: Text
+    source: Slug | None = None
+
+
+class Alternative(Model):
+    """Another exercise to do instead, and the situations it answers."""
+
+    exercise: Slug
+    why: Text
+    situations: tuple[Slug, ...] = ()
+    source: Slug | None = None
+
+
+class Variation(Model):
+    """A variation or progression of the exercise."""
+
+    name: Text
+    text: Text
+    direction: Literal["harder", "easier", "different"] = "different"
+    exercise: Slug | None = None
+    source: Slug | None = None
+
+
+class Point(Model):
+    """A titled fact: a benefit, a programming rule, a topic point."""
+
+    name: Text
+    text: Text
+    source: Slug | None = None
+
+
+class Faq(Model):
+    """A question people ask, alternate phrasings, and the answer."""
+
+    q: Text
+    also: tuple[Text, ...] = ()
+    a: Text
+    intent: Intent
+    source: Slug | None = None
+
+
+class DistinctFrom(Model):
+    """Something easily confused with this record that the knowledge base does not cover."""
+
+    name: Text
+    cues: tuple[Text, ...] = Field(min_length=1)
+    note: Text
+
+
+class Record(Model):
+    """One exercise or topic file."""
+
+    id: Slug
+    kind: Literal["exercise", "topic"]
+    name: Text
+    aliases: tuple[Text, ...] = ()
+    source: Slug
+    summary: Text
+    facts: tuple[Text, ...] = ()
+    keywords: tuple[Text, ...] = Field(
+        default=(), description="words a description of it would use ('lying', 'knees to chest')"
+    )
+    movement: Literal["compound", "isolation", "stretch", "hold", "test", "pattern"] | None = None
+    level: Text | None = None
+    equipment: tuple[Text, ...] = ()
+    muscles: Muscles | None = None
+    methods: tuple[Method, ...] = ()
+    checklist: tuple[Text, ...] = ()
+    mistakes: tuple[Mistake, ...] = ()
+    cautions: tuple[Text, ...] = ()
+    avoid_if: tuple[Avoid, ...] = ()
+    alternatives: tuple[Alternative, ...] = ()
+    variations: tuple[Variation, ...] = ()
+    benefits: tuple[Point, ...] = ()
+    suits: tuple[Text, ...] = ()
+    programming: tuple[Point, ...] = ()
+    points: tuple[Point, ...] = ()
+    related: tuple[Slug, ...] = ()
+    faq: tuple[Faq, ...] = ()
+    distinct_from: tuple[DistinctFrom, ...] = ()
