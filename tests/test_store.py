@@ -1,0 +1,135 @@
+"""The SQLite store: contexts survive a restart and a SIGKILL, the cache stays bounded."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sqlite3
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.context import Context
+from bot.errors import ConfigError
+from bot.store import MIGRATIONS, Store
+
+TALKED = Context(exercises=("reverse-squat",), intent="steps", constraints=("weak-core",))
+
+
+def test_unknown_chat_gets_a_fresh_context(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.sqlite3")
+
+    assert store.load(1) == Context()
+    store.close()
+
+
+def test_context_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    store = Store(path)
+    store.save(1, TALKED)
+    store.save(-100, Context(intent="what"))
+    store.close()
+
+    reopened = Store(path)
+    assert reopened.load(1) == TALKED
+    assert reopened.load(-100) == Context(intent="what")
+    assert reopened.load(2) == Context()
+    reopened.close()
+
+
+def test_later_save_replaces_the_earlier(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    store = Store(path)
+    store.save(1, TALKED)
+    store.save(1, TALKED.reset())
+    store.close()
+
+    assert Store(path).load(1) == Context()
+
+
+def _save_and_hang(path: str, ready: multiprocessing.synchronize.Event) -> None:
+    store = Store(path)
+    store.save(7, TALKED)
+    ready.set()
+    signal.pause()
+
+
+def test_a_saved_context_survives_sigkill(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    spawn = multiprocessing.get_context("spawn")
+    ready = spawn.Event()
+    child = spawn.Process(target=_save_and_hang, args=(str(path), ready))
+    child.start()
+    try:
+        assert ready.wait(timeout=10)
+    finally:
+        os.kill(child.pid or 0, signal.SIGKILL)
+        child.join(timeout=10)
+
+    assert child.exitcode == -signal.SIGKILL
+    assert Store(path).load(7) == TALKED
+
+
+def test_cache_is_bounded_and_misses_read_the_file(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.sqlite3", cache_size=2)
+    for chat in range(5):
+        store.save(chat, Context(intent=str(chat)))
+
+    assert [store.load(chat).intent for chat in range(5)] == ["0", "1", "2", "3", "4"]
+    assert len(store._cache) == 2
+    store.close()
+
+
+def test_corrupt_row_gives_a_fresh_context(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    Store(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO chat_context VALUES (9, 'not json', 0)")
+    db.close()
+
+    assert Store(path).load(9) == Context()
+
+
+def test_schema_version_is_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    Store(path).close()
+    Store(path).close()  # migrations are not applied twice
+
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
+    assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    db.close()
+
+
+def test_close_twice_is_harmless(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.sqlite3")
+    store.close()
+    store.close()
+
+
+def test_unusable_path_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot open the state file"):
+        Store(tmp_path / "missing-dir" / "state.sqlite3")
+
+
+ids = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=20)
+contexts = st.builds(
+    Context,
+    exercises=st.lists(ids, max_size=2).map(tuple),
+    intent=st.none() | ids,
+    constraints=st.lists(ids, max_size=3).map(tuple),
+    pending=st.lists(ids, max_size=3).map(tuple),
+)
+
+
+@given(chat=st.integers(min_value=-(2**52), max_value=2**52), context=contexts)
+def test_any_context_round_trips_through_the_file(chat: int, context: Context) -> None:
+    store = Store(":memory:")
+    store.save(chat, context)
+    store._cache.clear()
+
+    assert store.load(chat) == context
+    store.close()
