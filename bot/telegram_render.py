@@ -1,0 +1,173 @@
+"""Answers as Telegram messages: HTML text split to Telegram's length limit, and buttons.
+
+Every piece of text from the answer goes through :func:`html.escape`; the only tags are the ones
+added here (``<b>``, ``<i>``). Lengths are counted in UTF-16 code units of the HTML source,
+which is never less than what Telegram counts (it counts the text after parsing the tags), so a
+piece that fits here fits there.
+
+Buttons carry ``s|<record id>|<intent>`` as callback data: everything needed to show the section
+again, so a button still works after a restart.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import InlineKeyboardButtonLimit, MessageLimit
+
+from bot.answers import Answer, Block, Choice
+
+MAX_MESSAGE = MessageLimit.MAX_TEXT_LENGTH
+MAX_CALLBACK_DATA = InlineKeyboardButtonLimit.MAX_CALLBACK_DATA
+SHOW = "s"
+SEPARATOR = "|"
+BUTTONS_PER_ROW = 3
+BULLET = "\u2022 "
+SECTION_GAP = "\n\n"
+WHITESPACE = re.compile(r"(\s+)")
+
+
+@dataclass(frozen=True)
+class _Section:
+    """Rendered lines that belong together, and how they are joined."""
+
+    lines: tuple[str, ...]
+    joiner: str = "\n"
+
+
+def render_html(answer: Answer, *, limit: int = MAX_MESSAGE) -> list[str]:
+    """The answer as HTML messages, each within ``limit``; split at section boundaries first.
+
+    A section too long for one message is split between its items, and an item too long for one
+    message between words.
+    """
+    sections = [_title(answer.title, limit)]
+    sections += [_block(block, limit) for block in answer.blocks]
+    if answer.sources:
+        sections.append(_sources(answer.sources, limit))
+    chunks: list[str] = []
+    for section in sections:
+        if not section.lines:
+            continue
+        whole = section.joiner.join(section.lines)
+        if _length(whole) <= limit:
+            chunks.append(whole)
+        else:
+            chunks.extend(_pack(section.lines, section.joiner, limit))
+    return _pack(chunks, SECTION_GAP, limit)
+
+
+def keyboard(answer: Answer) -> InlineKeyboardMarkup | None:
+    """Buttons for the answer's follow-ups (in rows) and "did you mean" suggestions (one a row).
+
+    A choice whose callback data would exceed Telegram's 64 bytes is left out.
+    """
+    followups = [button for choice in answer.followups if (button := _button(choice))]
+    rows = [followups[i : i + BUTTONS_PER_ROW] for i in range(0, len(followups), BUTTONS_PER_ROW)]
+    rows += [[button] for choice in answer.suggestions if (button := _button(choice))]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def callback_data(exercise: str, intent: str) -> str:
+    """The callback data of a button that shows ``intent`` of ``exercise``."""
+    return SEPARATOR.join((SHOW, exercise, intent))
+
+
+def parse_callback_data(data: str | None) -> tuple[str, str] | None:
+    """``(exercise, intent)`` from :func:`callback_data` output; None for anything else."""
+    parts = (data or "").split(SEPARATOR)
+    if len(parts) != 3 or parts[0] != SHOW or not parts[1] or not parts[2]:
+        return None
+    return parts[1], parts[2]
+
+
+def _button(choice: Choice) -> InlineKeyboardButton | None:
+    data = callback_data(choice.exercise, choice.intent)
+    if len(data.encode()) > MAX_CALLBACK_DATA:
+        return None
+    return InlineKeyboardButton(choice.label, callback_data=data)
+
+
+def _title(title: str, limit: int) -> _Section:
+    return _Section(tuple(_wrapped(title, limit, "<b>", "</b>")))
+
+
+def _block(block: Block, limit: int) -> _Section:
+    lines = list(_wrapped(block.heading, limit, "<b>", "</b>")) if block.heading else []
+    for number, item in enumerate(block.items, start=1):
+        prefix = {"numbered": f"{number}. ", "bulleted": BULLET, "paragraph": ""}[block.style]
+        lines += _wrapped(item, limit, prefix)
+    if block.style == "paragraph" and not block.heading:
+        return _Section(tuple(lines), joiner="\n\n")
+    return _Section(tuple(lines))
+
+
+def _sources(sources: Iterable[str], limit: int) -> _Section:
+    names = tuple(sources)
+    label = "Source" if len(names) == 1 else "Sources"
+    return _Section(tuple(_wrapped(f"{label}: {'; '.join(names)}", limit, "<i>", "</i>")))
+
+
+def _wrapped(text: str, limit: int, opening: str, closing: str = "") -> Iterator[str]:
+    """``text`` escaped between ``opening`` and ``closing``, cut between words to fit ``limit``.
+
+    Only the first line carries a list prefix; tags are repeated on every line so each is
+    well-formed on its own.
+    """
+    whole = f"{opening}{html.escape(text.strip())}{closing}"
+    if _length(whole) <= limit:
+        if text.strip():
+            yield whole
+        return
+    tag = opening if opening.startswith("<") else ""
+    budget = limit - _length(opening) - _length(closing)
+    line = ""
+    for word in _words(text, budget):
+        if line and _length(html.escape(line + word)) > budget:
+            yield f"{opening}{html.escape(line.strip())}{closing}"
+            opening, line = tag, ""
+            budget = limit - _length(opening) - _length(closing)
+        line += word
+    if line.strip():
+        yield f"{opening}{html.escape(line.strip())}{closing}"
+
+
+def _words(text: str, budget: int) -> Iterator[str]:
+    """Words and the spaces between them; a word longer than ``budget`` comes out in pieces."""
+    for word in WHITESPACE.split(text):
+        while _length(html.escape(word)) > budget:
+            cut = _longest_prefix(word, budget)
+            yield word[:cut]
+            word = word[cut:]
+        if word:
+            yield word
+
+
+def _longest_prefix(word: str, budget: int) -> int:
+    """How many characters of ``word`` fit in ``budget`` once escaped (at least one)."""
+    used = 0
+    for index, char in enumerate(word):
+        used += _length(html.escape(char))
+        if used > budget:
+            return max(index, 1)
+    return len(word)
+
+
+def _pack(pieces: Iterable[str], joiner: str, limit: int) -> list[str]:
+    """Join consecutive pieces (each within ``limit``) into as few messages as fit."""
+    messages: list[str] = []
+    for piece in pieces:
+        if messages and _length(messages[-1] + joiner + piece) <= limit:
+            messages[-1] += joiner + piece
+        else:
+            messages.append(piece)
+    return messages
+
+
+def _length(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units."""
+    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
