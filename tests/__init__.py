@@ -1,0 +1,1 @@
+"""fitbot test suite (a package so helpers import as ``tests.fake_bot_api``)."""
