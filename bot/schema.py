@@ -91,6 +91,12 @@ class LanguageFile(Model):
         default=(), description="words that do not change which exercise is meant ('heavy')"
     )
     greetings: tuple[Text, ...] = ()
+    stopwords: tuple[Text, ...] = Field(
+        default=(), description="words that carry no meaning for matching ('the', 'should')"
+    )
+    corrections: tuple[Text, ...] = Field(
+        default=(), description="phrases that correct the previous turn ('no i meant')"
+    )
 
 
 class Muscle(Model):

@@ -1,0 +1,171 @@
+"""The ``fitbot`` command: ask, chat, kb check, run. Every command honours FITBOT_KNOWLEDGE."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.context import Context
+from bot.engine import Engine, Reply
+from bot.errors import KnowledgeError
+from bot.knowledge import default_knowledge_dir, load_knowledge
+from bot.render import render_text
+
+EXIT_BROKEN_KNOWLEDGE = 2
+
+
+def _engine(directory: Path | None) -> Engine:
+    return Engine(load_knowledge(directory or default_knowledge_dir()))
+
+
+def reply_json(chat: str, question: str, reply: Reply) -> dict[str, Any]:
+    """The JSON object ``fitbot ask --json`` prints for one answer (a contract: keep the keys)."""
+    a = reply.answer
+    return {
+        "chat": chat,
+        "question": question,
+        "answered": a.answered,
+        "exercise": a.exercise,
+        "intent": a.intent,
+        "confidence": a.confidence,
+        "reply": render_text(a),
+        "suggestions": [c.label for c in a.suggestions],
+    }
+
+
+def _json_lines(engine: Engine, lines: Iterable[str], out: TextIO) -> None:
+    """Answer stdin lines in order; lines with the same chat id share context."""
+    contexts: dict[str, Context] = {}
+    for n, raw in enumerate(lines):
+        line = raw.rstrip("\n")
+        chat, text = f"line-{n + 1}", line
+        if line.lstrip().startswith("{"):
+            try:
+                item = json.loads(line)
+                chat, text = str(item.get("chat", chat)), str(item.get("text", ""))
+            except (ValueError, AttributeError):
+                pass  # not JSON after all: answer the line as plain text
+        reply = engine.ask(text, contexts.get(chat, Context()))
+        contexts[chat] = reply.context
+        out.write(json.dumps(reply_json(chat, text, reply), ensure_ascii=False) + "\n")
+        out.flush()
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """``fitbot ask``: one question, or JSON lines from stdin."""
+    engine = _engine(args.knowledge)
+    question = " ".join(args.question)
+    if args.json and not question:
+        _json_lines(engine, sys.stdin, sys.stdout)
+        return 0
+    if not question:
+        print(
+            'fitbot ask: give a question, e.g. fitbot ask "how do I do a reverse squat?"',
+            file=sys.stderr,
+        )
+        return 2
+    reply = engine.ask(question)
+    if args.json:
+        print(json.dumps(reply_json("cli", question, reply), ensure_ascii=False))
+    else:
+        print(render_text(reply.answer))
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """``fitbot chat``: a terminal conversation that keeps context."""
+    engine = _engine(args.knowledge)
+    context = Context()
+    print(render_text(engine.ask("/start").answer))
+    print("\n(Type a question; /reset forgets the topic; Ctrl-D or /quit ends.)")
+    while True:
+        try:
+            line = input("\nyou> ")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if line.strip() in ("/quit", "/exit"):
+            return 0
+        reply = engine.ask(line, context)
+        context = reply.context
+        print("\n" + render_text(reply.answer))
+
+
+def cmd_kb_check(args: argparse.Namespace) -> int:
+    """``fitbot kb check [DIR]``: list every problem with file and field."""
+    directory = (
+        Path(args.directory) if args.directory else (args.knowledge or default_knowledge_dir())
+    )
+    try:
+        kb = load_knowledge(directory)
+    except KnowledgeError as exc:
+        print(f"{directory}: {exc}", file=sys.stderr)
+        return 1
+    kinds = [r.kind for r in kb.records.values()]
+    print(
+        f"{directory}: ok ({kinds.count('exercise')} exercises, {kinds.count('topic')} topics, "
+        f"{len(kb.articles)} source articles)"
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``fitbot run``: the Telegram bot."""
+    from bot.settings import Settings
+    from bot.telegram_app import run
+
+    return run(Settings.from_env(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    from bot.settings import add_run_arguments
+
+    parser = argparse.ArgumentParser(prog="fitbot", description=__doc__)
+    parser.add_argument(
+        "--knowledge",
+        type=Path,
+        default=None,
+        help="knowledge directory (default: $FITBOT_KNOWLEDGE or the shipped one)",
+    )
+    sub = parser.add_subparsers(dest="command")
+
+    ask = sub.add_parser("ask", help="answer one question (or JSON lines from stdin with --json)")
+    ask.add_argument("question", nargs="*")
+    ask.add_argument("--json", action="store_true", help="print JSON (one object per line)")
+    ask.set_defaults(func=cmd_ask)
+
+    chat = sub.add_parser("chat", help="talk to the bot in the terminal")
+    chat.set_defaults(func=cmd_chat)
+
+    kb = sub.add_parser("kb", help="knowledge base tools")
+    kb_sub = kb.add_subparsers(dest="kb_command", required=True)
+    check = kb_sub.add_parser("check", help="validate a knowledge directory")
+    check.add_argument("directory", nargs="?")
+    check.set_defaults(func=cmd_kb_check)
+
+    run = sub.add_parser("run", help="run the Telegram bot")
+    add_run_arguments(run)
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``fitbot`` command."""
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        args.func = cmd_run if os.environ.get("TELEGRAM_BOT_TOKEN") else cmd_chat
+    try:
+        return int(args.func(args))
+    except KnowledgeError as exc:
+        print(f"fitbot: refusing to start: {exc}", file=sys.stderr)
+        return EXIT_BROKEN_KNOWLEDGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

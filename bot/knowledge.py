@@ -1,0 +1,213 @@
+"""Loading and validating the knowledge directory.
+
+Layout: ``sources.yaml``, ``language.yaml``, ``exercises/*.yaml`` and ``topics/*.yaml`` (one
+record per file, named after its id). Every problem found is collected and reported together,
+each naming its file and field, so a coach can fix a broken edit in one pass.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from bot.errors import KnowledgeError, Problem
+from bot.schema import LanguageFile, Record, SourcesFile
+from bot.text import normalise
+
+ENV_VAR = "FITBOT_KNOWLEDGE"
+RECORD_DIRS = {"exercises": "exercise", "topics": "topic"}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    """A validated knowledge base: articles, records by id (file order) and language data."""
+
+    directory: Path
+    articles: Mapping[str, str]
+    records: Mapping[str, Record]
+    language: LanguageFile
+
+    def title(self, article_id: str) -> str:
+        """The title of a source article."""
+        return self.articles[article_id]
+
+
+def default_knowledge_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """``FITBOT_KNOWLEDGE`` if set, else the ``knowledge/`` directory shipped with the project."""
+    configured = env.get(ENV_VAR)
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parent.parent / "knowledge"
+
+
+def load_knowledge(directory: Path | str) -> KnowledgeBase:
+    """Load and validate ``directory``; raise :class:`KnowledgeError` listing every problem."""
+    root = Path(directory)
+    problems: list[Problem] = []
+    if not root.is_dir():
+        raise KnowledgeError([Problem(str(root), "", "not a directory")])
+    sources = _load_model(root / "sources.yaml", SourcesFile, problems)
+    language = _load_model(root / "language.yaml", LanguageFile, problems)
+    records: dict[str, Record] = {}
+    files: dict[str, str] = {}
+    for path, kind in _record_files(root):
+        record = _load_model(path, Record, problems)
+        if record is None:
+            continue
+        name = _rel(path)
+        if record.kind != kind:
+            problems.append(
+                Problem(name, "kind", f"is {record.kind!r} but the file is in {path.parent.name}/")
+            )
+        if record.id != path.stem:
+            problems.append(Problem(name, "id", f"{record.id!r} does not match the file name"))
+        if record.id in records:
+            problems.append(
+                Problem(name, "id", f"{record.id!r} is already used by {files[record.id]}")
+            )
+            continue
+        records[record.id] = record
+        files[record.id] = name
+    if not records and not problems:
+        problems.append(Problem(str(root), "", "no records in exercises/ or topics/"))
+    if sources is not None and language is not None:
+        articles = {a.id: a.title for a in sources.articles}
+        problems.extend(_cross_check(records, files, set(articles), language))
+    if problems or sources is None or language is None:
+        raise KnowledgeError(problems)
+    return KnowledgeBase(
+        directory=root,
+        articles=MappingProxyType({a.id: a.title for a in sources.articles}),
+        records=MappingProxyType(records),
+        language=language,
+    )
+
+
+def check_knowledge(directory: Path | str) -> list[Problem]:
+    """Every problem in ``directory`` (empty when it is valid)."""
+    try:
+        load_knowledge(directory)
+    except KnowledgeError as exc:
+        return list(exc.problems)
+    return []
+
+
+def _rel(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
+
+
+def _record_files(root: Path) -> Iterator[tuple[Path, str]]:
+    for folder, kind in RECORD_DIRS.items():
+        for path in sorted((root / folder).glob("*.y*ml")):
+            yield path, kind
+
+
+def _load_model(path: Path, model: type[M], problems: list[Problem]) -> M | None:
+    name = _rel(path) if path.parent.name in RECORD_DIRS else path.name
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problems.append(Problem(name, "", "file is missing"))
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(Problem(name, "", f"cannot be read: {exc}"))
+        return None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problems.append(Problem(name, "", f"invalid YAML{where}: {getattr(exc, 'problem', exc)}"))
+        return None
+    if not isinstance(data, dict):
+        problems.append(Problem(name, "", "must be a mapping of fields"))
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            problems.append(Problem(name, _field_path(err["loc"]), _message(err)))
+        return None
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _message(err: Mapping[str, Any]) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown field"
+    if err["type"] == "missing":
+        return "required field is missing"
+    return f"{err['msg']} (got {err.get('input')!r})"
+
+
+def _cross_check(
+    records: Mapping[str, Record],
+    files: Mapping[str, str],
+    articles: set[str],
+    language: LanguageFile,
+) -> Iterator[Problem]:
+    situations = {s.id for s in language.situations}
+    claimed: dict[str, str] = {}
+    for rid, record in records.items():
+        name = files[rid]
+        if record.source not in articles:
+            yield Problem(name, "source", f"unknown article {record.source!r}")
+        for field, value in _item_sources(record):
+            if value not in articles:
+                yield Problem(name, field, f"unknown article {value!r}")
+        for field, ref in _references(record):
+            if ref not in records:
+                yield Problem(name, field, f"no record with id {ref!r}")
+            elif ref == rid:
+                yield Problem(name, field, "a record cannot refer to itself")
+        for i, alt in enumerate(record.alternatives):
+            for j, sit in enumerate(alt.situations):
+                if sit not in situations:
+                    yield Problem(
+                        name, f"alternatives[{i}].situations[{j}]", f"unknown situation {sit!r}"
+                    )
+        for i, alias in enumerate((record.name, *record.aliases)):
+            key = " ".join(normalise(alias).split())
+            owner = claimed.setdefault(key, rid)
+            if owner != rid:
+                field = "name" if i == 0 else f"aliases[{i - 1}]"
+                yield Problem(name, field, f"{alias!r} is already claimed by {files[owner]}")
+
+
+def _item_sources(record: Record) -> Iterator[tuple[str, str]]:
+    for field in (
+        "methods",
+        "mistakes",
+        "avoid_if",
+        "alternatives",
+        "variations",
+        "benefits",
+        "programming",
+        "points",
+        "faq",
+    ):
+        for i, item in enumerate(getattr(record, field)):
+            if item.source is not None:
+                yield f"{field}[{i}].source", item.source
+
+
+def _references(record: Record) -> Iterator[tuple[str, str]]:
+    for i, alt in enumerate(record.alternatives):
+        yield f"alternatives[{i}].exercise", alt.exercise
+    for i, var in enumerate(record.variations):
+        if var.exercise is not None:
+            yield f"variations[{i}].exercise", var.exercise
+    for i, ref in enumerate(record.related):
+        yield f"related[{i}]", ref

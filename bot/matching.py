@@ -1,0 +1,457 @@
+"""Understanding a question against the knowledge base.
+
+The :class:`Index` is built once per knowledge base. :meth:`Index.read` turns a question into
+a :class:`Reading`: which records it names (exact alias phrases, or a distinctive part of one),
+which asks it signals (cue phrases from ``language.yaml``), stated situations, safety words,
+exercises it names that the knowledge base does not cover, and a ranked list of answer units
+(BM25 over every item of knowledge, in the record's own words).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from bot.knowledge import KnowledgeBase
+from bot.schema import DistinctFrom, Record
+from bot.text import Analysed, Analyzer, find_phrase, words
+
+# BM25 parameters (the usual defaults; units are short, so length normalisation matters little).
+K1 = 1.2
+B = 0.75
+# A part of an alias names its record only if the matched part carries at least this share of
+# the alias's weight and includes a word few records use ("negative" in "negative squat").
+PARTIAL_ALIAS_SHARE = 0.5
+DISTINCTIVE_DF = 2
+# A one-word alias names its record less surely than a phrase does ("hinging" in a question
+# about rest days), and one used by several records' names ("squat") only weakly.
+SINGLE_WORD_STRENGTH = 0.9
+GENERIC_ALIAS_STRENGTH = 0.6
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One retrievable piece of knowledge: an item of a record's section."""
+
+    record: str
+    intent: str
+    key: str
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A record the question names, where, how surely, and whether by a whole alias."""
+
+    record: str
+    start: int
+    end: int
+    strength: float
+    exact: bool = True
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A unit and how well the question's own words (not the names) match it, 0..1."""
+
+    unit: Unit
+    text: float
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Everything the matcher understood from one question."""
+
+    analysed: Analysed
+    mentions: tuple[Mention, ...]
+    intents: dict[str, float]
+    situations: tuple[str, ...]
+    safety: bool
+    greeting: bool
+    correction: bool
+    unknown_exercise: str | None
+    distinct: tuple[str, DistinctFrom] | None
+    ask_terms: tuple[str, ...]
+    coverage: float
+    hits: tuple[Hit, ...] = field(default=())
+
+    @property
+    def records(self) -> tuple[str, ...]:
+        """Named records in order of appearance, without repeats."""
+        return tuple(dict.fromkeys(m.record for m in self.mentions))
+
+    def best_intent(self) -> str | None:
+        """The most strongly signalled ask, if any."""
+        return max(self.intents, key=self.intents.__getitem__) if self.intents else None
+
+
+def _phrases(analyzer: Analyzer, items: Iterable[str]) -> tuple[tuple[str, ...], ...]:
+    return tuple(t for t in (analyzer.terms(i) for i in items) if t)
+
+
+def record_texts(record: Record) -> Iterator[tuple[str, str, str]]:
+    """(intent, key, text) for every retrievable item of a record."""
+    yield (
+        "what",
+        "summary",
+        " ".join((record.name, *record.aliases, record.summary, *record.keywords)),
+    )
+    for i, fact in enumerate(record.facts):
+        yield "what", f"fact:{i}", fact
+    if record.movement or record.level or record.equipment:
+        yield (
+            "what",
+            "profile",
+            " ".join((record.movement or "", record.level or "", *record.equipment)),
+        )
+    if record.muscles:
+        m = record.muscles
+        parts = [
+            f"{x.name} {x.detail or ''} {' '.join(x.aliases)}"
+            for x in (*m.primary, *m.stabilisers)
+        ]
+        yield "muscles", "muscles", " ".join((*parts, m.note or ""))
+    for i, method in enumerate(record.methods):
+        yield (
+            "steps",
+            f"method:{i}",
+            " ".join((method.name, *method.equipment, *method.setup, *method.steps, *method.tips)),
+        )
+    if record.checklist:
+        yield "checklist", "checklist", " ".join(record.checklist)
+    for i, mistake in enumerate(record.mistakes):
+        yield "mistakes", f"mistake:{i}", f"{mistake.mistake} {mistake.fix}"
+    for i, caution in enumerate(record.cautions):
+        yield "cautions", f"caution:{i}", caution
+    for i, avoid in enumerate(record.avoid_if):
+        yield "cautions", f"avoid:{i}", f"{avoid.who} {avoid.why}"
+    for i, alt in enumerate(record.alternatives):
+        yield "alternatives", f"alt:{i}", f"{alt.exercise.replace('-', ' ')} {alt.why}"
+    for i, var in enumerate(record.variations):
+        yield "variations", f"var:{i}", f"{var.name} {var.text} {var.direction}"
+    for i, benefit in enumerate(record.benefits):
+        yield "benefits", f"benefit:{i}", f"{benefit.name} {benefit.text}"
+    if record.suits:
+        yield "benefits", "suits", " ".join(record.suits)
+    for i, point in enumerate(record.programming):
+        yield "programming", f"prog:{i}", f"{point.name} {point.text}"
+    for i, point in enumerate(record.points):
+        yield "what", f"point:{i}", f"{point.name} {point.text}"
+    for i, faq in enumerate(record.faq):
+        yield faq.intent, f"faq:{i}", " ".join((faq.q, *faq.also, faq.a))
+
+
+class Index:
+    """Everything needed to read questions against one knowledge base, built once."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        lang = kb.language
+        self.kb = kb
+        self.analyzer = Analyzer(
+            lang.synonyms, lang.stopwords, self._vocabulary(kb), self._domain(kb)
+        )
+        an = self.analyzer
+        self.units: list[Unit] = []
+        for rid, record in kb.records.items():
+            for intent, key, text in record_texts(record):
+                terms = tuple(t for t in an.terms(text) if not an.is_stopword(t))
+                self.units.append(Unit(rid, intent, key, terms))
+        self.muscle_terms = frozenset(
+            t
+            for record in kb.records.values()
+            if record.muscles
+            for m in (*record.muscles.primary, *record.muscles.stabilisers)
+            for t in an.terms(" ".join((m.name, *m.aliases)))
+            if not an.is_stopword(t)
+        ) - {"muscl", "group"}
+        self._build_bm25()
+        self._build_aliases(kb)
+        self.intent_cues = {intent: _phrases(an, cues) for intent, cues in lang.intents.items()}
+        self.situation_cues = {s.id: _phrases(an, s.cues) for s in lang.situations}
+        self.safety_cues = _phrases(an, lang.safety_cues)
+        self.greetings = _phrases(an, lang.greetings)
+        self.corrections = _phrases(an, lang.corrections)
+        self.generic = frozenset(t for p in _phrases(an, lang.generic_modifiers) for t in p)
+        nouns = _phrases(an, lang.exercise_nouns)
+        self.nouns = frozenset(p[-1] for p in nouns)
+        known_terms = {t for u in self.units for t in u.terms}
+        # A bare exercise word the knowledge never uses ("lunge", "plank") names an
+        # exercise we do not cover; one it does use ("press your heels") may be a verb.
+        self.foreign_nouns = frozenset(n for n in self.nouns if n not in known_terms)
+        self.known_terms = frozenset(known_terms)
+        self.distinct = {
+            rid: tuple((d, _phrases(an, d.cues)) for d in r.distinct_from)
+            for rid, r in kb.records.items()
+            if r.distinct_from
+        }
+
+    @staticmethod
+    def _vocabulary(kb: KnowledgeBase) -> set[str]:
+        vocab: set[str] = set()
+        for record in kb.records.values():
+            for _, _, text in record_texts(record):
+                vocab.update(words(text))
+            for d in record.distinct_from:
+                vocab.update(words(" ".join((d.name, *d.cues))))
+        lang = kb.language
+        for variants in lang.synonyms.items():
+            vocab.update(words(" ".join((variants[0], *variants[1]))))
+        for cues in lang.intents.values():
+            vocab.update(words(" ".join(cues)))
+        for sit in lang.situations:
+            vocab.update(words(" ".join(sit.cues)))
+        for group in (
+            lang.safety_cues,
+            lang.exercise_nouns,
+            lang.generic_modifiers,
+            lang.greetings,
+            lang.stopwords,
+            lang.corrections,
+        ):
+            vocab.update(words(" ".join(group)))
+        return vocab
+
+    @staticmethod
+    def _domain(kb: KnowledgeBase) -> set[str]:
+        """Words a misspelling may be corrected to: names, muscles, equipment and cues."""
+        out: set[str] = set()
+        for r in kb.records.values():
+            out.update(words(" ".join((r.name, *r.aliases, *r.keywords, *r.equipment))))
+            if r.muscles:
+                for m in (*r.muscles.primary, *r.muscles.stabilisers):
+                    out.update(words(" ".join((m.name, m.detail or "", *m.aliases))))
+        lang = kb.language
+        for canonical, variants in lang.synonyms.items():
+            out.update(words(" ".join((canonical, *variants))))
+        for cues in (*lang.intents.values(), *(s.cues for s in lang.situations)):
+            out.update(words(" ".join(cues)))
+        out.update(words(" ".join((*lang.safety_cues, *lang.exercise_nouns))))
+        return out
+
+    # -- indexes -------------------------------------------------------------------------
+
+    def _build_bm25(self) -> None:
+        postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for n, unit in enumerate(self.units):
+            counts: dict[str, int] = defaultdict(int)
+            for t in unit.terms:
+                counts[t] += 1
+            for t, c in counts.items():
+                postings[t].append((n, c))
+        total = len(self.units)
+        self._postings = dict(postings)
+        self._idf = {
+            t: math.log(1 + (total - len(p) + 0.5) / (len(p) + 0.5)) for t, p in postings.items()
+        }
+        self._max_idf = math.log(1 + (total + 0.5) / 0.5)
+        self._avg_len = sum(len(u.terms) for u in self.units) / max(total, 1)
+
+    def _build_aliases(self, kb: KnowledgeBase) -> None:
+        self.aliases: dict[tuple[str, ...], str] = {}
+        df: dict[str, set[str]] = defaultdict(set)
+        for rid, record in kb.records.items():
+            for alias in (record.name, *record.aliases):
+                terms = self.analyzer.terms(alias)
+                if terms:
+                    self.aliases.setdefault(terms, rid)
+                    for t in terms:
+                        df[t].add(rid)
+        self._alias_df = {t: len(r) for t, r in df.items()}
+        self._alias_len = max((len(a) for a in self.aliases), default=1)
+
+    # -- reading a question --------------------------------------------------------------
+
+    def read(self, text: str) -> Reading:
+        """Interpret one question (no conversation context: that is the engine's job)."""
+        analysed = self.analyzer.analyse(text)
+        terms = analysed.terms
+        mentions = self._mentions(terms)
+        # The words that name a record say which record, not what is asked about it; but
+        # when several records are named, how they relate is the question ("rest day after
+        # hinging"), so their names stay in.
+        exact = [m for m in mentions if m.exact]
+        named = {i for m in exact for i in range(m.start, m.end)} if len(exact) < 2 else set()
+        ask = tuple(
+            t
+            for i, t in enumerate(terms)
+            if i not in named and not self.analyzer.is_stopword(t) and not t.isdigit()
+        )
+        content = analysed.content
+        known = sum(1 for t in content if t in self.known_terms or self._is_cue(t))
+        return Reading(
+            analysed=analysed,
+            mentions=mentions,
+            intents=self._intents(terms),
+            situations=tuple(
+                sid for sid, cues in self.situation_cues.items() if _any_phrase(terms, cues)
+            ),
+            safety=_any_phrase(terms, self.safety_cues),
+            greeting=bool(terms) and _only_phrases(terms, self.greetings, self.analyzer),
+            correction=_any_phrase(terms, self.corrections),
+            unknown_exercise=self._unknown_exercise(terms, analysed, mentions),
+            distinct=self._distinct(terms, mentions),
+            ask_terms=ask,
+            coverage=known / len(content) if content else 1.0,
+            hits=self.search(ask),
+        )
+
+    def _is_cue(self, term: str) -> bool:
+        return any(term in phrase for cues in self.intent_cues.values() for phrase in cues)
+
+    def _mentions(self, terms: tuple[str, ...]) -> tuple[Mention, ...]:
+        found: list[Mention] = []
+        taken: set[int] = set()
+        for size in range(min(self._alias_len, len(terms)), 0, -1):
+            for i in range(len(terms) - size + 1):
+                span = range(i, i + size)
+                if taken.intersection(span):
+                    continue
+                rid = self.aliases.get(terms[i : i + size])
+                if rid is None:
+                    continue
+                strength = 1.0
+                if size == 1:
+                    generic = self._alias_df.get(terms[i], 0) > DISTINCTIVE_DF
+                    strength = GENERIC_ALIAS_STRENGTH if generic else SINGLE_WORD_STRENGTH
+                found.append(Mention(rid, i, i + size, strength))
+                taken.update(span)
+        if not found:
+            # Only when nothing is fully named: extra partial hits beside a full name are noise.
+            found.extend(self._partial_mentions(terms, taken))
+        return tuple(sorted(found, key=lambda m: m.start))
+
+    def _partial_mentions(self, terms: tuple[str, ...], taken: set[int]) -> Iterator[Mention]:
+        """Records named by a distinctive part of an alias ("leg hold", "negative reps").
+
+        A muscle word alone ("quads", "psoas") names a muscle, not the exercise whose alias
+        happens to contain it, so muscle words do not count towards a partial name.
+        """
+        free = {
+            t: i
+            for i, t in enumerate(terms)
+            if i not in taken and not self.analyzer.is_stopword(t) and t not in self.muscle_terms
+        }
+        best: dict[str, Mention] = {}
+        for alias, rid in self.aliases.items():
+            if len(alias) < 2:
+                continue
+            weights = [1.0 / self._alias_df.get(t, 1) for t in alias]
+            hit = [t in free for t in alias]
+            share = sum(w for w, h in zip(weights, hit, strict=True) if h) / sum(weights)
+            distinctive = any(
+                h and self._alias_df.get(t, 0) <= DISTINCTIVE_DF
+                for t, h in zip(alias, hit, strict=True)
+            )
+            if share < PARTIAL_ALIAS_SHARE or not distinctive:
+                continue
+            pos = sorted(free[t] for t, h in zip(alias, hit, strict=True) if h)
+            mention = Mention(rid, pos[0], pos[-1] + 1, round(0.8 * share, 3), exact=False)
+            if rid not in best or mention.strength > best[rid].strength:
+                best[rid] = mention
+        yield from best.values()
+
+    def _intents(self, terms: tuple[str, ...]) -> dict[str, float]:
+        scores: dict[str, float] = {}
+        for intent, cues in self.intent_cues.items():
+            score = sum(1 for c in cues if find_phrase(terms, c) >= 0)
+            if score:
+                scores[intent] = float(score)
+        top = max(scores.values(), default=0.0)
+        return {k: v / top for k, v in scores.items()} if top else {}
+
+    def _unknown_exercise(
+        self, terms: tuple[str, ...], analysed: Analysed, mentions: tuple[Mention, ...]
+    ) -> str | None:
+        """An exercise the question names that no record covers ("goblet squat").
+
+        A one-word alias ("squat") does not protect its word from a modifier in front of it:
+        "goblet squat" is not the squat the knowledge base describes.
+        """
+        named = {i for m in mentions if m.exact for i in range(m.start, m.end)}
+        phrase_named = {
+            i for m in mentions if m.exact and m.end - m.start > 1 for i in range(m.start, m.end)
+        }
+        for i, term in enumerate(terms):
+            if term not in self.nouns or i in phrase_named or term in analysed.gerunds:
+                continue
+            prev = terms[i - 1] if i > 0 else None
+            modifier = (
+                prev
+                if prev is not None
+                and i - 1 not in named
+                and not self.analyzer.is_stopword(prev)
+                and prev not in self.generic
+                and not prev.isdigit()
+                and prev not in self.nouns
+                else None
+            )
+            if modifier is not None and not self._alias_has(modifier, term):
+                return f"{modifier} {term}"
+            if modifier is None and term in self.foreign_nouns:
+                return term
+        return None
+
+    def _alias_has(self, *parts: str) -> bool:
+        return any(all(p in alias for p in parts) for alias in self.aliases)
+
+    def _distinct(
+        self, terms: tuple[str, ...], mentions: tuple[Mention, ...]
+    ) -> tuple[str, DistinctFrom] | None:
+        for m in mentions:
+            for item, cues in self.distinct.get(m.record, ()):
+                if _any_phrase(terms, cues):
+                    return m.record, item
+        return None
+
+    def search(self, query: Iterable[str], records: set[str] | None = None) -> tuple[Hit, ...]:
+        """Units ranked by BM25 on ``query`` terms, scaled to 0..1 of a perfect match."""
+        q = tuple(dict.fromkeys(query))
+        if not q:
+            return ()
+        # Words the knowledge never uses cannot match anything; the caller weighs them through
+        # coverage, so they do not dilute the match here.
+        ceiling = sum(self._idf.get(t, 0.0) for t in q) * (K1 + 1)
+        if not ceiling:
+            return ()
+        scores: dict[int, float] = defaultdict(float)
+        for t in q:
+            idf = self._idf.get(t)
+            if idf is None:
+                continue
+            for n, tf in self._postings[t]:
+                if records is not None and self.units[n].record not in records:
+                    continue
+                length = len(self.units[n].terms)
+                norm = tf + K1 * (1 - B + B * length / self._avg_len)
+                scores[n] += idf * tf * (K1 + 1) / norm
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        return tuple(Hit(self.units[n], s / ceiling) for n, s in ranked)
+
+    def item_overlap(self, query: Iterable[str], text: str) -> float:
+        """IDF-weighted share of ``query`` terms that occur in ``text`` (for picking a lead)."""
+        q = set(query)
+        if not q:
+            return 0.0
+        have = set(self.analyzer.terms(text))
+        total = sum(self._idf.get(t, self._max_idf) for t in q)
+        return sum(self._idf.get(t, self._max_idf) for t in q & have) / total
+
+
+def _any_phrase(terms: tuple[str, ...], phrases: Iterable[tuple[str, ...]]) -> bool:
+    return any(find_phrase(terms, p) >= 0 for p in phrases)
+
+
+def _only_phrases(
+    terms: tuple[str, ...], phrases: tuple[tuple[str, ...], ...], analyzer: Analyzer
+) -> bool:
+    """Whether ``terms`` holds a greeting and otherwise only stopwords."""
+    covered: set[int] = set()
+    for p in phrases:
+        i = find_phrase(terms, p)
+        if i >= 0:
+            covered.update(range(i, i + len(p)))
+    if not covered:
+        return False
+    return all(i in covered or analyzer.is_stopword(t) for i, t in enumerate(terms))

@@ -1,0 +1,168 @@
+"""Text analysis shared by the knowledge index and the questions: one pipeline for both.
+
+normalise -> words -> typo correction against the knowledge vocabulary -> stems -> synonyms.
+Because knowledge text and questions go through the same :class:`Analyzer`, a synonym or a
+stem only has to be right once.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+import snowballstemmer
+from rapidfuzz import fuzz, process, utils
+
+_WORD = re.compile(r"[a-z0-9]+")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u02bc": "'"})
+_DASHES = re.compile(r"[\u2010-\u2015\u2212]")
+
+# A misspelling is corrected to a known word only above this rapidfuzz ratio; 80 admits one
+# transposition in a five-letter word ("sqaut") but not unrelated words ("life" -> "lift").
+TYPO_CUTOFF = 80.0
+# Words shorter than this are never corrected: too many short words are one edit apart
+# ("sing" and "swing").
+MIN_TYPO_LENGTH = 5
+
+
+def normalise(text: str) -> str:
+    """Fold Unicode compatibility forms, case, apostrophes and dashes; drop control characters."""
+    text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES)
+    text = _DASHES.sub("-", text).casefold()
+    text = text.replace("'", "")  # "what's" -> "whats", "don't" -> "dont"
+    return "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+
+
+def words(text: str) -> list[str]:
+    """Lower-case word tokens of ``text``."""
+    return _WORD.findall(normalise(text))
+
+
+_stemmer = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """The English (Snowball) stem of one lower-case word."""
+    return str(_stemmer.stemWord(word))
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """A text after analysis.
+
+    ``terms`` is the full sequence of stems with synonyms applied (for phrase and cue
+    matching); ``content`` drops stopwords and bare numbers (for scoring); ``corrected`` maps
+    misspelt words to the known words they were read as; ``gerunds`` holds stems that were
+    only ever written as "-ing" verbs ("squatting"), not as nouns.
+    """
+
+    terms: tuple[str, ...]
+    content: tuple[str, ...]
+    corrected: Mapping[str, str]
+    unknown: tuple[str, ...]
+    gerunds: frozenset[str] = frozenset()
+
+
+class Analyzer:
+    """Turns text into comparable terms, using the knowledge base's own vocabulary."""
+
+    def __init__(
+        self,
+        synonyms: Mapping[str, Iterable[str]],
+        stopwords: Iterable[str],
+        vocabulary: Iterable[str],
+        domain: Iterable[str],
+    ) -> None:
+        """``vocabulary``: every word the knowledge uses (never corrected); ``domain``: the
+        words a misspelling may be corrected to (names, muscles, cues), so that an ordinary
+        word the knowledge happens not to use is not bent into a nearby one."""
+        self._stop = frozenset(stem(w) for phrase in stopwords for w in words(phrase))
+        self._phrases: dict[tuple[str, ...], tuple[str, ...]] = {}
+        for canonical, variants in synonyms.items():
+            target = tuple(stem(w) for w in words(canonical))
+            for variant in variants:
+                key = tuple(stem(w) for w in words(variant))
+                if key and key != target:
+                    self._phrases[key] = target
+        self._longest = max((len(k) for k in self._phrases), default=1)
+        self._vocabulary = frozenset(vocabulary)
+        # Only words long enough to be corrected take part in the fuzzy look-up.
+        self._choices = sorted(w for w in domain if len(w) >= MIN_TYPO_LENGTH - 1)
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        """Every surface word the knowledge base and language data use."""
+        return self._vocabulary
+
+    def correct(self, word: str) -> str | None:
+        """The known word ``word`` is a misspelling of, or None if it is known or too far off."""
+        if word in self._vocabulary or len(word) < MIN_TYPO_LENGTH or word.isdigit():
+            return None
+        found = process.extractOne(
+            word,
+            self._choices,
+            scorer=fuzz.ratio,
+            processor=utils.default_process,
+            score_cutoff=TYPO_CUTOFF,
+        )
+        return None if found is None else str(found[0])
+
+    def analyse(self, text: str, *, fix_typos: bool = True) -> Analysed:
+        """Analyse ``text``; knowledge text is analysed with ``fix_typos=False``."""
+        corrected: dict[str, str] = {}
+        unknown: list[str] = []
+        stems: list[str] = []
+        ing: set[str] = set()
+        plain: set[str] = set()
+        for word in words(text):
+            if fix_typos and word not in self._vocabulary:
+                fixed = self.correct(word)
+                if fixed is None:
+                    unknown.append(word)
+                else:
+                    corrected[word] = fixed
+                    word = fixed
+            stems.append(stem(word))
+            (ing if word.endswith("ing") else plain).add(stems[-1])
+        terms = self._apply_synonyms(stems)
+        content = tuple(t for t in terms if t not in self._stop and not t.isdigit())
+        return Analysed(terms, content, corrected, tuple(unknown), frozenset(ing - plain))
+
+    def terms(self, text: str) -> tuple[str, ...]:
+        """Stems with synonyms applied, no typo correction (for knowledge text and cues)."""
+        return self.analyse(text, fix_typos=False).terms
+
+    def is_stopword(self, term: str) -> bool:
+        """Whether ``term`` (a stem) carries no meaning for matching."""
+        return term in self._stop
+
+    def _apply_synonyms(self, stems: list[str]) -> tuple[str, ...]:
+        out: list[str] = []
+        i = 0
+        while i < len(stems):
+            for size in range(min(self._longest, len(stems) - i), 0, -1):
+                target = self._phrases.get(tuple(stems[i : i + size]))
+                if target is not None:
+                    out.extend(target)
+                    i += size
+                    break
+            else:
+                out.append(stems[i])
+                i += 1
+        return tuple(out)
+
+
+def find_phrase(terms: tuple[str, ...], phrase: tuple[str, ...]) -> int:
+    """Index of the first occurrence of ``phrase`` in ``terms``, or -1."""
+    n = len(phrase)
+    if n == 0:
+        return -1
+    first = phrase[0]
+    for i in range(len(terms) - n + 1):
+        if terms[i] == first and terms[i : i + n] == phrase:
+            return i
+    return -1
