@@ -205,7 +205,8 @@ def _item_sources(record: Record) -> Iterator[tuple[str, str]]:
 
 def _references(record: Record) -> Iterator[tuple[str, str]]:
     for i, alt in enumerate(record.alternatives):
-        yield f"alternatives[{i}].exercise", alt.exercise
+        if alt.exercise is not None:
+            yield f"alternatives[{i}].exercise", alt.exercise
     for i, var in enumerate(record.variations):
         if var.exercise is not None:
             yield f"variations[{i}].exercise", var.exercise

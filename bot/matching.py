@@ -128,7 +128,8 @@ def record_texts(record: Record) -> Iterator[tuple[str, str, str]]:
     for i, avoid in enumerate(record.avoid_if):
         yield "cautions", f"avoid:{i}", f"{avoid.who} {avoid.why}"
     for i, alt in enumerate(record.alternatives):
-        yield "alternatives", f"alt:{i}", f"{alt.exercise.replace('-', ' ')} {alt.why}"
+        target = alt.name or (alt.exercise or "").replace("-", " ")
+        yield "alternatives", f"alt:{i}", f"{target} {alt.why}"
     for i, var in enumerate(record.variations):
         yield "variations", f"var:{i}", f"{var.name} {var.text} {var.direction}"
     for i, benefit in enumerate(record.benefits):

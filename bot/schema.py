@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
@@ -143,12 +143,23 @@ class Avoid(Model):
 
 
 class Alternative(Model):
-    """Another exercise to do instead, and the situations it answers."""
+    """Something to do instead, and the situations it answers.
 
-    exercise: Slug
+    Either another record (``exercise``) or a version of this one the record describes
+    (``name``, e.g. "supported backwards leg hold" for poor balance): exactly one of the two.
+    """
+
+    exercise: Slug | None = None
+    name: Text | None = None
     why: Text
     situations: tuple[Slug, ...] = ()
     source: Slug | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Alternative:
+        if (self.exercise is None) == (self.name is None):
+            raise ValueError("give exactly one of 'exercise' (another record) or 'name'")
+        return self
 
 
 class Variation(Model):

@@ -160,7 +160,7 @@ def alternatives(
     alts = sorted(record.alternatives, key=lambda a: not set(a.situations) & set(wanted))
     items = []
     for alt in alts:
-        name = kb.records[alt.exercise].name
+        name = alt.name or kb.records[alt.exercise or ""].name
         fits = [labels[s] for s in alt.situations if s in wanted and s in labels]
         tag = f" (fits {', '.join(fits)})" if fits else ""
         items.append(f"{name}{tag}: {alt.why}")
