@@ -634,26 +634,28 @@ class FakeBotApi:
     async def _handle(self, request: web.Request) -> web.Response:
         requested = request.match_info["method"]
         key = requested.lower()
-        method, handler = self._methods.get(key, (requested, None))
-        stalls = self._stalls.get(key)
+        method, handler = self._methods.get(key, (requested, self._unknown_method))
+        params: JSONDict = {}
+        error: ApiError | None = None
+        try:  # read the whole request first, as Telegram does, even if its sender goes away
+            if request.match_info["token"] != self.token:
+                raise ApiError(401, "Unauthorized")
+            params = await self._params(request)
+        except ApiError as exc:
+            error = exc
+        stalls, faults = self._stalls.get(key), self._faults.get(key)
         if stalls:
             await asyncio.sleep(stalls.popleft())
         if self.latency > 0:
             await asyncio.sleep(self.latency)
-        params: JSONDict = {}
-        faults = self._faults.get(key)
-        try:
-            if request.match_info["token"] != self.token:
-                raise ApiError(401, "Unauthorized")
-            if handler is None:
-                raise ApiError(404, "Not Found")
-            params = await self._params(request)
-            if faults:
-                fault = faults.popleft()
-                status, body = fault.status, fault.body
-            else:
+        if error is None and faults:
+            error = faults.popleft()
+        if error is None:
+            try:
                 status, body = 200, {"ok": True, "result": await handler(params)}
-        except ApiError as error:
+            except ApiError as exc:
+                error = exc
+        if error is not None:
             status, body = error.status, error.body
         self.calls.append(Call(method, params, time.monotonic(), status))
         return self._response(status, body)
@@ -767,6 +769,9 @@ class FakeBotApi:
         return chat_id
 
     # -- methods --------------------------------------------------------------------------
+
+    async def _unknown_method(self, params: JSONDict) -> object:
+        raise ApiError(404, "Not Found")
 
     async def _true(self, params: JSONDict) -> bool:
         return True
