@@ -284,9 +284,9 @@ class FakeBotApi:
     on top). ``push_*`` queue updates for getUpdates and return the new message's id, except
     :meth:`push_callback`/:meth:`push_inline_query` (the query id) and
     :meth:`push_edited_text`/:meth:`push_raw` (the update_id). Negative chat ids are groups
-    (supergroups from -100...) unless ``chat_type`` says otherwise. ``calls``, :meth:`sent` and
-    :meth:`wait_sent` tell what the bot did; :meth:`fail_next`, :meth:`stall_next` and
-    :meth:`block_chat` inject failures.
+    (supergroups below -10**12, like -100... ids) unless ``chat_type`` says otherwise.
+    ``calls``, :meth:`sent` and :meth:`wait_sent` tell what the bot did; :meth:`fail_next`,
+    :meth:`stall_next` and :meth:`block_chat` inject failures.
     """
 
     def __init__(
