@@ -5,6 +5,7 @@ context out. No I/O and no Telegram: every front end (terminal, JSON, Telegram) 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from bot import sections
@@ -31,10 +32,23 @@ CONTEXT_STRENGTH = 0.7
 # own words match that unit this well and most of its words are known to the knowledge base.
 GLOBAL_MIN_TEXT = 0.5
 MIN_COVERAGE = 0.6
+GLOBAL_COVERAGE = 0.75
+REFERENCE_MIN_TEXT = 0.7
+# What is asked about a known record must be mostly known words too ("calories" is not).
+MIN_ASK_COVERAGE = 0.5
+# A description names a record when it has enough words, fits it well, and fits it clearly
+# better than the next record.
+MIN_DESCRIPTION_TERMS = 4
+DESCRIPTION_MIN_FIT = 0.6
+DESCRIPTION_MARGIN = 0.15
+# How surely a record found only by the question's words is meant.
+GLOBAL_STRENGTH = 0.8
 # Below this text match a named record with no signalled ask gets an overview.
 OVERVIEW_MAX_TEXT = 0.3
 # An item leads its section when it holds at least this share of the question's words.
 LEAD_MIN_OVERLAP = 0.34
+# Without a named record, only the best few units by their words compete.
+TOP_HITS = 50
 # Two candidate records this close in strength are ambiguous: offer both instead of guessing.
 AMBIGUOUS_GAP = 0.08
 
@@ -42,6 +56,16 @@ AMBIGUOUS_GAP = 0.08
 FRESH = Context()
 
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]+)(?:@\w+)?\s*(.*)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What a question asks about: its own words (names removed), all its content words, and
+    the situations to honour (stated now or earlier in the chat)."""
+
+    terms: tuple[str, ...]
+    content: tuple[str, ...]
+    wanted: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -153,14 +177,24 @@ class Engine:
             if reading.situations:
                 return Reply(self._noted(reading.situations), context)
             return Reply(self._decline(None), context)
+        if reading.ask_coverage < MIN_ASK_COVERAGE:
+            # The record is known but what is asked about it is not ("calories", "protein").
+            return Reply(self._decline(None), context)
         ambiguous = self._ambiguous(reading, strengths)
         if ambiguous:
             return Reply(self._did_you_mean(ambiguous), replace(context, pending=ambiguous))
-        named = reading.records
-        if len(named) >= 2 and reading.intents.get("comparison", 0.0) >= 0.5:
-            return Reply(
-                self._comparison(reading, named), self._remember(context, named, "comparison")
+        if reading.correction and reading.records and context.intent in LABELS:
+            # "No, I meant the back squat": the same ask, about the record meant.
+            rid = reading.records[0]
+            answer = self._section_answer(
+                self.kb.records[rid], context.intent, context.constraints, (), GLOBAL_STRENGTH
             )
+            return Reply(answer, self._remember(context, (rid,), answer.intent))
+        pair = self._comparison_pair(reading, context)
+        if pair:
+            return Reply(self._comparison(pair), self._remember(context, pair, "comparison"))
+        if not reading.mentions and not context.exercises:
+            reading = self._described(reading, next(iter(strengths)))
         return self._best_unit(reading, strengths, context)
 
     def _record_strengths(self, reading: Reading, context: Context) -> dict[str, float] | None:
@@ -168,21 +202,88 @@ class Engine:
         strengths: dict[str, float] = {}
         for m in reading.mentions:
             strengths[m.record] = max(strengths.get(m.record, 0.0), m.strength)
-        if strengths and not reading.correction:
-            partial_only = not any(m.exact for m in reading.mentions)
-            return None if partial_only and reading.coverage < MIN_COVERAGE else strengths
-        if reading.correction:
-            # "No, I meant the lying one with the cable": find the record from its description.
-            hits = [h for h in reading.hits if h.unit.record not in context.exercises]
-            if hits and hits[0].text >= GLOBAL_MIN_TEXT / 2:
-                return {hits[0].unit.record: 0.9}
-            return strengths or None
+        exact = any(m.exact for m in reading.mentions)
+        at_hand = dict.fromkeys(context.exercises, CONTEXT_STRENGTH)
+        if not exact and len(context.exercises) > 1 and "comparison" in reading.intents:
+            return at_hand  # "which one needs a barbell?" after comparing two
+        if reading.correction and not exact:
+            # "No, I meant the lying one with the cable": the record its description fits.
+            fits = [
+                (r, v)
+                for r, v in self.index.describe(reading.ask_terms)
+                if r not in context.exercises
+            ]
+            return {fits[0][0]: GLOBAL_STRENGTH} if fits else None
+        if strengths and max(strengths.values()) < CONTEXT_STRENGTH:
+            # Only a generic or partial name ("squat"): a record the words describe far
+            # better ("slow lowering squats") competes with it.
+            described = self._described_record(reading)
+            if described:
+                strengths.setdefault(described, GLOBAL_STRENGTH)
+        if strengths:
+            if not exact and reading.coverage < MIN_COVERAGE:
+                return None
+            if not exact and context.exercises:
+                # A part of a name ("exercise", "hold") may as well point at the topic at hand.
+                return {**at_hand, **strengths}
+            return strengths
         understood = reading.coverage >= MIN_COVERAGE
         if context.exercises and understood and (reading.intents or reading.ask_terms):
-            return dict.fromkeys(context.exercises, CONTEXT_STRENGTH)
-        if reading.hits and reading.hits[0].text >= GLOBAL_MIN_TEXT and understood:
-            return {}  # no named record, but the words alone find a unit
+            return at_hand
+        found = self._found_by_words(reading)
+        return {found: GLOBAL_STRENGTH} if found else None
+
+    def _found_by_words(self, reading: Reading) -> str | None:
+        """The record a question naming none still clearly means, if any.
+
+        Most of its words must be known. Then either one item of knowledge holds most of them,
+        resting on two words or one rare word (one common word like "times" is chance), or
+        the words describe one record far better than any other ("lie on your back and pull
+        your knees to your chest"). "It" in a short question points at something never said,
+        so it needs a closer match.
+        """
+        if not reading.hits or reading.coverage < GLOBAL_COVERAGE:
+            return None
+        top = reading.hits[0]
+        short = len(reading.analysed.content) <= 2
+        needed = REFERENCE_MIN_TEXT if reading.refers_back and short else GLOBAL_MIN_TEXT
+        matched = set(reading.ask_terms) & set(top.unit.terms)
+        if top.text >= needed and (len(matched) >= 2 or any(map(self.index.is_rare, matched))):
+            return top.unit.record
+        return self._described_record(reading)
+
+    def _described_record(self, reading: Reading) -> str | None:
+        """The record the question's words describe clearly better than any other."""
+        described = self.index.describe(reading.ask_terms)
+        if len(reading.ask_terms) < MIN_DESCRIPTION_TERMS or not described:
+            return None
+        best = described[0][1]
+        runner_up = described[1][1] if len(described) > 1 else 0.0
+        if best >= DESCRIPTION_MIN_FIT and best - runner_up >= DESCRIPTION_MARGIN:
+            return described[0][0]
         return None
+
+    def _described(self, reading: Reading, rid: str) -> Reading:
+        """Once words describing a record ("lie on your back, knees to chest") have found it,
+        they are its name: what remains of the question is the ask."""
+        summary = next(u for u in self.index.by_record[rid] if u.key == "summary")
+        rest = tuple(t for t in reading.ask_terms if t not in summary.terms)
+        if not rest and not reading.intents:
+            return reading
+        return replace(reading, ask_terms=rest, hits=self.index.search(rest))
+
+    def _comparison_pair(self, reading: Reading, context: Context) -> tuple[str, ...]:
+        """The two records to compare, when comparing is the clearest ask."""
+        weight = reading.intents.get("comparison", 0.0)
+        rivals = [w for i, w in reading.intents.items() if i != "comparison" and w >= weight]
+        if weight < 0.5 or rivals:
+            return ()
+        named = reading.records
+        if len(named) >= 2:
+            return named[:2]
+        if len(named) == 1 and context.exercises and context.exercises[0] != named[0]:
+            return (context.exercises[0], named[0])  # "is that like a wall sit?"
+        return ()
 
     def _ambiguous(self, reading: Reading, strengths: dict[str, float]) -> tuple[str, ...]:
         """Records too close to choose between, when only partial names were given."""
@@ -196,42 +297,54 @@ class Engine:
             return ()
         return tuple(dict.fromkeys(m.record for m in ranked[:3]))
 
-    def _score(self, reading: Reading, strengths: dict[str, float]) -> tuple[Hit, float]:
-        """The best unit for this reading and its score.
+    def _best_hit(self, reading: Reading, strengths: dict[str, float]) -> Hit:
+        """The best unit for this reading.
 
         When the question clearly names records, or follows up on the conversation's, only
         their units compete: a word shared with another record ("breathe") must not pull the
         answer away. A generic name ("squat") or none lets any unit compete on its words.
         """
-        text = {id(h.unit): h.text for h in reading.hits}
         focus = {r for r, s in strengths.items() if s >= CONTEXT_STRENGTH}
-        candidates = [h for h in reading.hits if not focus or h.unit.record in focus][:50]
+        if focus:
+            candidates = [h for h in reading.hits if h.unit.record in focus]
+        else:
+            candidates = list(reading.hits[:TOP_HITS])
         seen = {id(h.unit) for h in candidates}
-        candidates.extend(
-            Hit(u, 0.0) for u in self.index.units if u.record in strengths and id(u) not in seen
-        )
-        best: tuple[Hit, float] | None = None
-        for hit in candidates:
-            score = (
-                W_TEXT * text.get(id(hit.unit), 0.0)
+        for rid in strengths:
+            candidates.extend(Hit(u, 0.0) for u in self.index.by_record[rid] if id(u) not in seen)
+
+        def score(hit: Hit) -> float:
+            return (
+                W_TEXT * hit.text
                 + W_INTENT * reading.intents.get(hit.unit.intent, 0.0)
                 + W_RECORD * strengths.get(hit.unit.record, 0.0)
             )
-            if best is None or score > best[1]:
-                best = (hit, score)
-        assert best is not None
-        return best
+
+        return max(candidates, key=score)
 
     def _best_unit(self, reading: Reading, strengths: dict[str, float], context: Context) -> Reply:
         if not strengths and not reading.hits:
             return Reply(self._decline(None), context)
-        hit, score = self._score(reading, strengths)
+        hit = self._best_hit(reading, strengths)
         record = self.kb.records[hit.unit.record]
         text_match = next((h.text for h in reading.hits if h.unit is hit.unit), 0.0)
         if not reading.intents and text_match < OVERVIEW_MAX_TEXT and record.id in strengths:
-            answer = self._overview(record, strengths[record.id])
-            return Reply(answer, self._remember(context, (record.id,), None))
-        confidence = round(min(1.0, score / (W_TEXT * 0.5 + W_INTENT + W_RECORD)), 2)
+            # A bare name: "what about negative squats?" after an ask carries that ask over;
+            # with nothing to carry, an overview with the sections available next.
+            carried = context.intent if context.exercises and context.intent in LABELS else None
+            if carried and record.id not in context.exercises and has_section(record, carried):
+                answer = self._section_answer(
+                    record, carried, context.constraints, (), strengths[record.id]
+                )
+            else:
+                answer = self._overview(record, strengths[record.id])
+                carried = None
+            return Reply(answer, self._remember(context, (record.id,), carried))
+        # Sure of the record (named outright, by context, or only by the words) times sure of
+        # the ask (a cue phrase or the words matching the item).
+        sure_record = strengths.get(record.id, text_match)
+        sure_ask = max(reading.intents.get(hit.unit.intent, 0.0), min(1.0, 2 * text_match))
+        confidence = round(min(1.0, sure_record * (0.6 + 0.4 * sure_ask)), 2)
         answer = self._unit_answer(record, hit, reading, context.constraints, confidence)
         focus = (record.id,)
         return Reply(answer, self._remember(context, focus, answer.intent))
@@ -255,10 +368,11 @@ class Engine:
             return self._finish(record, unit.intent, title, [part], confidence)
         intent = unit.intent
         wanted = _merge(reading.situations, constraints)
-        parts = [self._part(record, intent, unit.key, reading.ask_terms, wanted)]
+        ask = Ask(reading.ask_terms, reading.analysed.content, wanted)
+        parts = [self._part(record, intent, unit.key, ask)]
         second = self._second_intent(reading, record, intent)
         if second:
-            parts.append(self._part(record, second, "", reading.ask_terms, wanted))
+            parts.append(self._part(record, second, "", ask))
         title = f"{record.name}: {LABELS[intent].lower()}" if intent != "what" else record.name
         return self._finish(record, intent, title, parts, confidence)
 
@@ -272,62 +386,50 @@ class Engine:
                 return intent
         return None
 
-    def _part(
-        self, record: Record, intent: str, key: str, ask: tuple[str, ...], wanted: tuple[str, ...]
-    ) -> Part:
-        """The blocks for ``intent`` of ``record``, led by the item ``key`` or the ask."""
+    def _part(self, record: Record, intent: str, key: str, ask: Ask) -> Part:
+        """The blocks for ``intent`` of ``record``, led by the item ``key`` or by the ask."""
         kind, _, num = key.partition(":")
         index = int(num) if num.isdigit() else None
         if intent == "muscles":
-            return sections.muscles(record, self._muscle_lead(record, ask))
-        if intent == "steps":
-            method = (
-                index if kind == "method" and index is not None else self._pick_method(record, ask)
-            )
-            return (
-                sections.steps(record, method)
-                if record.methods
-                else sections.what(record, self.kb)
-            )
+            return sections.muscles(record, self._muscle_lead(record, ask.terms))
+        if intent == "steps" and record.methods:
+            # "banded reverse squat": words inside the name can choose the method too.
+            methods = [
+                " ".join((m.name, *m.equipment, *m.setup, *m.steps)) for m in record.methods
+            ]
+            own = set(self.index.analyzer.terms(record.name))
+            chosen = self._lead([t for t in ask.content if t not in own], methods, minimum=0.0)
+            fallback = index if kind == "method" and index is not None else 0
+            return sections.steps(record, fallback if chosen is None else chosen)
         if intent == "checklist" and record.checklist:
             return sections.checklist(record)
         if intent == "mistakes" and record.mistakes:
-            lead = (
-                index
-                if kind == "mistake"
-                else self._lead(ask, [m.mistake + " " + m.fix for m in record.mistakes])
-            )
-            return sections.mistakes(record, lead)
+            texts = [f"{m.mistake} {m.fix}" for m in record.mistakes]
+            return sections.mistakes(record, self._item(kind, "mistake", index, ask, texts))
         if intent == "cautions" and has_section(record, "cautions"):
             return sections.cautions(record)
         if intent == "alternatives" and record.alternatives:
-            return sections.alternatives(record, self.kb, wanted, self._situations)
+            return sections.alternatives(record, self.kb, ask.wanted, self._situations)
         if intent == "benefits" and has_section(record, "benefits"):
-            lead = -1 if kind == "suits" else (index if kind == "benefit" else None)
+            texts = [f"{b.name} {b.text}" for b in record.benefits]
+            lead = -1 if kind == "suits" else self._item(kind, "benefit", index, ask, texts)
             return sections.benefits(record, lead)
         if intent == "variations" and record.variations:
-            lead = (
-                index
-                if kind == "var"
-                else self._lead(ask, [v.name + " " + v.text for v in record.variations])
-            )
-            return sections.variations(record, lead)
+            texts = [f"{v.name} {v.text}" for v in record.variations]
+            return sections.variations(record, self._item(kind, "var", index, ask, texts))
         if intent == "programming" and record.programming:
-            lead = (
-                index
-                if kind == "prog"
-                else self._lead(ask, [p.name + " " + p.text for p in record.programming])
-            )
-            return sections.programming(record, lead)
-        lead = index if kind in ("fact", "point") else None
-        return sections.what(record, self.kb, lead)
+            texts = [f"{p.name} {p.text}" for p in record.programming]
+            return sections.programming(record, self._item(kind, "prog", index, ask, texts))
+        return sections.what(record, self.kb, index if kind in ("fact", "point") else None)
 
-    def _pick_method(self, record: Record, ask: tuple[str, ...]) -> int:
-        texts = [" ".join((m.name, *m.equipment, *m.setup, *m.steps)) for m in record.methods]
-        return self._lead(ask, texts, minimum=0.0) or 0
+    def _item(
+        self, kind: str, expected: str, index: int | None, ask: Ask, texts: list[str]
+    ) -> int | None:
+        """The item to lead with: the unit that matched, else the one the ask's words fit."""
+        return index if kind == expected else self._lead(ask.terms, texts)
 
     def _lead(
-        self, ask: tuple[str, ...], texts: list[str], minimum: float = LEAD_MIN_OVERLAP
+        self, ask: Sequence[str], texts: list[str], minimum: float = LEAD_MIN_OVERLAP
     ) -> int | None:
         scores = [self.index.item_overlap(ask, t) for t in texts]
         if not scores:
@@ -368,7 +470,7 @@ class Engine:
             return self._overview(
                 record, confidence, missing=None if intent == "overview" else intent
             )
-        part = self._part(record, intent, "", ask, constraints)
+        part = self._part(record, intent, "", Ask(ask, ask, constraints))
         return self._finish(
             record, intent, f"{record.name}: {LABELS[intent].lower()}", [part], confidence
         )
@@ -396,8 +498,8 @@ class Engine:
             round(confidence, 2),
         )
 
-    def _comparison(self, reading: Reading, named: tuple[str, ...]) -> Answer:
-        records = [self.kb.records[r] for r in named[:2]]
+    def _comparison(self, pair: tuple[str, ...]) -> Answer:
+        records = [self.kb.records[r] for r in pair]
         blocks: list[Block] = []
         sources: list[str] = []
         lead = self._comparison_lead(records)

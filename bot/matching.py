@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from bot.knowledge import KnowledgeBase
 from bot.schema import DistinctFrom, Record
+from bot.sections import LABELS
 from bot.text import Analysed, Analyzer, find_phrase, words
 
 # BM25 parameters (the usual defaults; units are short, so length normalisation matters little).
@@ -29,6 +30,12 @@ DISTINCTIVE_DF = 2
 # about rest days), and one used by several records' names ("squat") only weakly.
 SINGLE_WORD_STRENGTH = 0.9
 GENERIC_ALIAS_STRENGTH = 0.6
+# A word found in at most this many knowledge items is rare enough to identify one alone.
+RARE_DF = 3
+# How much one hint word leans towards its ask (a clear cue phrase counts 1).
+HINT_WEIGHT = 0.4
+# Weight in the text match of words that only signal the kind of ask.
+CUE_TERM_WEIGHT = 0.6
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,8 @@ class Reading:
     distinct: tuple[str, DistinctFrom] | None
     ask_terms: tuple[str, ...]
     coverage: float
+    ask_coverage: float = 1.0
+    refers_back: bool = False
     hits: tuple[Hit, ...] = field(default=())
 
     @property
@@ -92,7 +101,13 @@ def _phrases(analyzer: Analyzer, items: Iterable[str]) -> tuple[tuple[str, ...],
 
 
 def record_texts(record: Record) -> Iterator[tuple[str, str, str]]:
-    """(intent, key, text) for every retrievable item of a record."""
+    """(intent, key, text) for every retrievable item of a record, each item's text led by
+    its section's name, as a search index boosts field names ("form checklist", "mistakes")."""
+    for intent, key, text in _item_texts(record):
+        yield intent, key, f"{LABELS.get(intent, '')} {text}"
+
+
+def _item_texts(record: Record) -> Iterator[tuple[str, str, str]]:
     yield (
         "what",
         "summary",
@@ -155,28 +170,42 @@ class Index:
         )
         an = self.analyzer
         self.units: list[Unit] = []
+        self.by_record: dict[str, list[Unit]] = defaultdict(list)
         for rid, record in kb.records.items():
             for intent, key, text in record_texts(record):
                 terms = tuple(t for t in an.terms(text) if not an.is_stopword(t))
-                self.units.append(Unit(rid, intent, key, terms))
+                unit = Unit(rid, intent, key, terms)
+                self.units.append(unit)
+                self.by_record[rid].append(unit)
+        # One-word muscle names ("calves", "psoas"): words that name a muscle, not an exercise.
         self.muscle_terms = frozenset(
-            t
+            terms[0]
             for record in kb.records.values()
             if record.muscles
             for m in (*record.muscles.primary, *record.muscles.stabilisers)
-            for t in an.terms(" ".join((m.name, *m.aliases)))
-            if not an.is_stopword(t)
-        ) - {"muscl", "group"}
+            for terms in (an.terms(name) for name in (m.name, *m.aliases))
+            if len(terms) == 1
+        )
         self._build_bm25()
         self._build_aliases(kb)
         self.intent_cues = {intent: _phrases(an, cues) for intent, cues in lang.intents.items()}
+        self.intent_hints = {
+            intent: _phrases(an, cues) for intent, cues in lang.intent_hints.items()
+        }
+        self.cue_terms = frozenset(
+            t
+            for table in (self.intent_cues, self.intent_hints)
+            for cues in table.values()
+            for c in cues
+            for t in c
+        )
         self.situation_cues = {s.id: _phrases(an, s.cues) for s in lang.situations}
         self.safety_cues = _phrases(an, lang.safety_cues)
         self.greetings = _phrases(an, lang.greetings)
         self.corrections = _phrases(an, lang.corrections)
         self.generic = frozenset(t for p in _phrases(an, lang.generic_modifiers) for t in p)
-        nouns = _phrases(an, lang.exercise_nouns)
-        self.nouns = frozenset(p[-1] for p in nouns)
+        self.nouns = frozenset(t for p in _phrases(an, lang.exercise_nouns) for t in p)
+        self.pronouns = _phrases(an, lang.pronouns)
         known_terms = {t for u in self.units for t in u.terms}
         # A bare exercise word the knowledge never uses ("lunge", "plank") names an
         # exercise we do not cover; one it does use ("press your heels") may be a verb.
@@ -199,7 +228,7 @@ class Index:
         lang = kb.language
         for variants in lang.synonyms.items():
             vocab.update(words(" ".join((variants[0], *variants[1]))))
-        for cues in lang.intents.values():
+        for cues in (*lang.intents.values(), *lang.intent_hints.values()):
             vocab.update(words(" ".join(cues)))
         for sit in lang.situations:
             vocab.update(words(" ".join(sit.cues)))
@@ -226,7 +255,11 @@ class Index:
         lang = kb.language
         for canonical, variants in lang.synonyms.items():
             out.update(words(" ".join((canonical, *variants))))
-        for cues in (*lang.intents.values(), *(s.cues for s in lang.situations)):
+        for cues in (
+            *lang.intents.values(),
+            *lang.intent_hints.values(),
+            *(s.cues for s in lang.situations),
+        ):
             out.update(words(" ".join(cues)))
         out.update(words(" ".join((*lang.safety_cues, *lang.exercise_nouns))))
         return out
@@ -243,6 +276,9 @@ class Index:
                 postings[t].append((n, c))
         total = len(self.units)
         self._postings = dict(postings)
+        self._term_records = {
+            t: frozenset(self.units[n].record for n, _ in p) for t, p in postings.items()
+        }
         self._idf = {
             t: math.log(1 + (total - len(p) + 0.5) / (len(p) + 0.5)) for t, p in postings.items()
         }
@@ -250,6 +286,9 @@ class Index:
         self._avg_len = sum(len(u.terms) for u in self.units) / max(total, 1)
 
     def _build_aliases(self, kb: KnowledgeBase) -> None:
+        self.name_terms = {
+            rid: frozenset(self.analyzer.terms(r.name)) for rid, r in kb.records.items()
+        }
         self.aliases: dict[tuple[str, ...], str] = {}
         df: dict[str, set[str]] = defaultdict(set)
         for rid, record in kb.records.items():
@@ -273,14 +312,26 @@ class Index:
         # when several records are named, how they relate is the question ("rest day after
         # hinging"), so their names stay in.
         exact = [m for m in mentions if m.exact]
-        named = {i for m in exact for i in range(m.start, m.end)} if len(exact) < 2 else set()
+        # Words of an alias beyond the record's own name ("banded", "bodyweight") say which
+        # version is meant, so they stay part of the ask.
+        named = (
+            {
+                i
+                for m in exact
+                for i in range(m.start, m.end)
+                if terms[i] in self.name_terms[m.record]
+            }
+            if len(exact) < 2
+            else set()
+        )
         ask = tuple(
             t
             for i, t in enumerate(terms)
             if i not in named and not self.analyzer.is_stopword(t) and not t.isdigit()
         )
         content = analysed.content
-        known = sum(1 for t in content if t in self.known_terms or self._is_cue(t))
+        known = sum(1 for t in content if self._known(t))
+        ask_known = sum(1 for t in ask if self._known(t))
         return Reading(
             analysed=analysed,
             mentions=mentions,
@@ -295,11 +346,27 @@ class Index:
             distinct=self._distinct(terms, mentions),
             ask_terms=ask,
             coverage=known / len(content) if content else 1.0,
-            hits=self.search(ask),
+            ask_coverage=ask_known / len(ask) if ask else 1.0,
+            refers_back=_any_phrase(terms, self.pronouns),
+            hits=self.search(ask, weights=self._cue_weights(terms)),
         )
 
-    def _is_cue(self, term: str) -> bool:
-        return any(term in phrase for cues in self.intent_cues.values() for phrase in cues)
+    def _cue_weights(self, terms: tuple[str, ...]) -> dict[str, float]:
+        """Words that only say what kind of answer is wanted ("form", "mistakes") weigh less
+        in the text match than the words that say what it is about."""
+        weights: dict[str, float] = {}
+        for cues in self.intent_cues.values():
+            for cue in cues:
+                if find_phrase(terms, cue) >= 0:
+                    weights.update(dict.fromkeys(cue, CUE_TERM_WEIGHT))
+        return weights
+
+    def _known(self, term: str) -> bool:
+        return term in self.known_terms or term in self.cue_terms
+
+    def is_rare(self, term: str) -> bool:
+        """Whether ``term`` occurs in only a few knowledge items (so it alone is telling)."""
+        return len(self._postings.get(term, ())) <= RARE_DF
 
     def _mentions(self, terms: tuple[str, ...]) -> tuple[Mention, ...]:
         found: list[Mention] = []
@@ -345,7 +412,7 @@ class Index:
                 h and self._alias_df.get(t, 0) <= DISTINCTIVE_DF
                 for t, h in zip(alias, hit, strict=True)
             )
-            if share < PARTIAL_ALIAS_SHARE or not distinctive:
+            if share <= PARTIAL_ALIAS_SHARE or not distinctive:
                 continue
             pos = sorted(free[t] for t, h in zip(alias, hit, strict=True) if h)
             mention = Mention(rid, pos[0], pos[-1] + 1, round(0.8 * share, 3), exact=False)
@@ -354,13 +421,15 @@ class Index:
         yield from best.values()
 
     def _intents(self, terms: tuple[str, ...]) -> dict[str, float]:
+        """Ask -> 0..1: a clear cue phrase is decisive, hints only lean."""
         scores: dict[str, float] = {}
-        for intent, cues in self.intent_cues.items():
-            score = sum(1 for c in cues if find_phrase(terms, c) >= 0)
+        for intent in {*self.intent_cues, *self.intent_hints}:
+            strong = _any_phrase(terms, self.intent_cues.get(intent, ()))
+            hints = _covered(terms, self.intent_hints.get(intent, ()))
+            score = min(1.0, (1.0 if strong else 0.0) + HINT_WEIGHT * hints)
             if score:
-                scores[intent] = float(score)
-        top = max(scores.values(), default=0.0)
-        return {k: v / top for k, v in scores.items()} if top else {}
+                scores[intent] = score
+        return scores
 
     def _unknown_exercise(
         self, terms: tuple[str, ...], analysed: Analysed, mentions: tuple[Mention, ...]
@@ -382,6 +451,7 @@ class Index:
                 prev
                 if prev is not None
                 and i - 1 not in named
+                and prev not in analysed.gerunds
                 and not self.analyzer.is_stopword(prev)
                 and prev not in self.generic
                 and not prev.isdigit()
@@ -406,11 +476,13 @@ class Index:
                     return m.record, item
         return None
 
-    def search(self, query: Iterable[str], records: set[str] | None = None) -> tuple[Hit, ...]:
-        """Units ranked by BM25 on ``query`` terms, scaled to 0..1 of a perfect match."""
+    def search(
+        self, query: Iterable[str], weights: dict[str, float] | None = None
+    ) -> tuple[Hit, ...]:
+        """Units ranked by BM25 on ``query`` terms (optionally weighted), scaled to 0..1 of a
+        perfect match."""
         q = tuple(dict.fromkeys(query))
-        if not q:
-            return ()
+        weight = weights or {}
         # Words the knowledge never uses cannot match anything; the caller weighs them through
         # coverage, so they do not dilute the match here.
         ceiling = sum(self._idf.get(t, 0.0) for t in q) * (K1 + 1)
@@ -421,14 +493,26 @@ class Index:
             idf = self._idf.get(t)
             if idf is None:
                 continue
+            idf *= weight.get(t, 1.0)
             for n, tf in self._postings[t]:
-                if records is not None and self.units[n].record not in records:
-                    continue
                 length = len(self.units[n].terms)
                 norm = tf + K1 * (1 - B + B * length / self._avg_len)
                 scores[n] += idf * tf * (K1 + 1) / norm
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         return tuple(Hit(self.units[n], s / ceiling) for n, s in ranked)
+
+    def describe(self, query: Iterable[str]) -> list[tuple[str, float]]:
+        """Records ranked by the IDF-weighted share of ``query`` terms found anywhere in them:
+        how well a description ("lie on your back, knees to your chest") fits each record."""
+        q = [t for t in dict.fromkeys(query) if t in self._idf]
+        total = sum(self._idf[t] for t in q)
+        if not total:
+            return []
+        scores: dict[str, float] = defaultdict(float)
+        for t in q:
+            for rid in self._term_records[t]:
+                scores[rid] += self._idf[t]
+        return sorted(((r, v / total) for r, v in scores.items()), key=lambda rv: -rv[1])
 
     def item_overlap(self, query: Iterable[str], text: str) -> float:
         """IDF-weighted share of ``query`` terms that occur in ``text`` (for picking a lead)."""
@@ -442,6 +526,19 @@ class Index:
 
 def _any_phrase(terms: tuple[str, ...], phrases: Iterable[tuple[str, ...]]) -> bool:
     return any(find_phrase(terms, p) >= 0 for p in phrases)
+
+
+def _covered(terms: tuple[str, ...], phrases: Iterable[tuple[str, ...]]) -> int:
+    """How many of ``phrases`` occur in ``terms`` without lying inside a longer one that does
+    ("make it easier" counts once, not again as "easier")."""
+    spans = []
+    for p in phrases:
+        i = find_phrase(terms, p)
+        if i >= 0:
+            spans.append((i, i + len(p)))
+    return sum(
+        1 for a, b in spans if not any(c <= a and b <= d and (c, d) != (a, b) for c, d in spans)
+    )
 
 
 def _only_phrases(

@@ -78,19 +78,26 @@ class LanguageFile(Model):
         description="canonical word -> variants that mean the same ('negative': ['eccentric'])"
     )
     intents: dict[Intent, tuple[Text, ...]] = Field(
-        description="intent -> cue words and phrases that signal it"
+        description="intent -> cue phrases that clearly ask for it ('checklist')"
+    )
+    intent_hints: dict[Intent, tuple[Text, ...]] = Field(
+        default_factory=dict,
+        description="intent -> words that lean towards it but are not decisive ('where')",
     )
     situations: tuple[Situation, ...] = ()
     safety_cues: tuple[Text, ...] = Field(min_length=1)
     referral: Text
-    exercise_nouns: tuple[Text, ...] = Field(
-        description="words naming a kind of exercise ('press', 'lunge'): a phrase built on one "
-        "that no record claims is an exercise we do not cover"
+    exercise_nouns: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z]+$")], ...] = Field(
+        description="single words naming a kind of exercise ('press', 'lunge'): a phrase built "
+        "on one that no record claims is an exercise we do not cover"
     )
     generic_modifiers: tuple[Text, ...] = Field(
         default=(), description="words that do not change which exercise is meant ('heavy')"
     )
     greetings: tuple[Text, ...] = ()
+    pronouns: tuple[Text, ...] = Field(
+        default=(), description="words that refer back ('it', 'those'): they need a context"
+    )
     stopwords: tuple[Text, ...] = Field(
         default=(), description="words that carry no meaning for matching ('the', 'should')"
     )

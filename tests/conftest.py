@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.engine import Engine
+from bot.knowledge import KnowledgeBase, default_knowledge_dir, load_knowledge
 from tests.fake_bot_api import FakeBotApi
 
 
@@ -18,3 +20,15 @@ async def fake_api() -> AsyncIterator[FakeBotApi]:
         yield api
     finally:
         await api.stop()
+
+
+@pytest.fixture(scope="session")
+def knowledge() -> KnowledgeBase:
+    """The shipped knowledge base, loaded once."""
+    return load_knowledge(default_knowledge_dir({}))
+
+
+@pytest.fixture(scope="session")
+def engine(knowledge: KnowledgeBase) -> Engine:
+    """An engine over the shipped knowledge base (engines hold no per-chat state)."""
+    return Engine(knowledge)
