@@ -56,12 +56,18 @@ def test_finds_the_exercise(engine: Engine, question: str, exercise: str) -> Non
         pytest.param("how do i do a reverse squat", "steps", "exhale", id="steps"),
         pytest.param("form checklist for negative squats", "checklist", "count", id="checklist"),
         pytest.param("common mistakes on negative squats", "mistakes", "spotter", id="mistakes"),
-        pytest.param("is the backwards leg hold safe for everyone", "cautions", "surgery",
-                     id="cautions"),
-        pytest.param("how do i make banded reverse squats harder", "variations", "thicker",
-                     id="variations"),
-        pytest.param("when in my workout should negative squats go", "programming", "after",
-                     id="programming"),
+        pytest.param(
+            "is the backwards leg hold safe for everyone", "cautions", "surgery", id="cautions"
+        ),
+        pytest.param(
+            "how do i make banded reverse squats harder", "variations", "thicker", id="variations"
+        ),
+        pytest.param(
+            "when in my workout should negative squats go",
+            "programming",
+            "after",
+            id="programming",
+        ),
         pytest.param("benefits of reverse squats", "benefits", "sprint", id="benefits"),
     ],
 )
@@ -93,7 +99,9 @@ def test_a_bare_name_gets_an_overview_with_next_sections(engine: Engine) -> None
 
 
 def test_two_asks_in_one_question(engine: Engine) -> None:
-    reply = text_of(engine.ask("banded reverse squat: how do i set it up and what should i check?"))
+    reply = text_of(
+        engine.ask("banded reverse squat: how do i set it up and what should i check?")
+    )
     assert "sturdy" in reply  # the band's set-up
     assert "check on every rep" in reply  # and the checklist
 
@@ -132,8 +140,10 @@ def test_context_follow_ups(engine: Engine) -> None:
     assert ask(engine, first, "and the mistakes?").answer.exercise == "reverse-squat"
     switched = ask(engine, first, "what about negative squats?").answer
     assert (switched.exercise, switched.intent) == ("negative-squat", "muscles")
-    assert ask(engine, "how do i do a reverse squat", "what muscles does it work?").answer.intent \
+    assert (
+        ask(engine, "how do i do a reverse squat", "what muscles does it work?").answer.intent
         == "muscles"
+    )
 
 
 def test_a_pronoun_does_not_make_an_unknown_thing_known(engine: Engine) -> None:
@@ -143,8 +153,11 @@ def test_a_pronoun_does_not_make_an_unknown_thing_known(engine: Engine) -> None:
 
 
 def test_correction_switches_exercise(engine: Engine) -> None:
-    reply = ask(engine, "tell me about psoas marches",
-                "no, I meant the lying down cable one where both knees come to your chest")
+    reply = ask(
+        engine,
+        "tell me about psoas marches",
+        "no, I meant the lying down cable one where both knees come to your chest",
+    )
     assert reply.answer.exercise == "reverse-squat"
 
 
@@ -238,7 +251,7 @@ def test_checklist_command_uses_context(engine: Engine) -> None:
         "ｒｅｖｅｒｓｅ ｓｑｕａｔ",
         "reverse squat " * 20000,
         "\x00\x07 reverse squat",
-        "{\"chat\": 1}",
+        '{"chat": 1}',
     ],
 )
 def test_odd_input_never_breaks(engine: Engine, message: str) -> None:

@@ -36,7 +36,9 @@ def problems(directory: Path) -> list[str]:
 
 def test_shipped_knowledge_is_valid() -> None:
     kb = load_knowledge(SHIPPED)
-    assert {"reverse-squat", "negative-squat", "standing-hip-extension", "hip-hinge"} <= set(kb.records)
+    assert {"reverse-squat", "negative-squat", "standing-hip-extension", "hip-hinge"} <= set(
+        kb.records
+    )
     assert all(r.source in kb.articles for r in kb.records.values())
 
 
@@ -130,7 +132,9 @@ def test_env_var_chooses_the_directory(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_problem_names_file_and_field(kb_dir: Path, file: str, change: object, expected: str) -> None:
+def test_problem_names_file_and_field(
+    kb_dir: Path, file: str, change: object, expected: str
+) -> None:
     edit(kb_dir / file, change)
     found = problems(kb_dir)
     assert any(expected in p for p in found), found
@@ -139,7 +143,9 @@ def test_problem_names_file_and_field(kb_dir: Path, file: str, change: object, e
 def test_malformed_yaml_names_the_line(kb_dir: Path) -> None:
     (kb_dir / "exercises" / "wall-squat.yaml").write_text("id: wall-squat\nname: [unclosed\n")
     found = problems(kb_dir)
-    assert any(p.startswith("exercises/wall-squat.yaml: invalid YAML at line") for p in found), found
+    assert any(p.startswith("exercises/wall-squat.yaml: invalid YAML at line") for p in found), (
+        found
+    )
 
 
 def test_all_problems_are_reported_together(kb_dir: Path) -> None:
@@ -172,8 +178,9 @@ def test_adding_an_exercise_is_only_yaml(kb_dir: Path) -> None:
     assert kb.records["glute-squeeze"].checklist == ("Squeeze before you lift.",)
 
 
-def test_kb_check_command(kb_dir: Path, capsys: pytest.CaptureFixture[str],
-                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kb_check_command(
+    kb_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert main(["kb", "check", str(kb_dir)]) == 0
     assert "ok (" in capsys.readouterr().out
     edit(kb_dir / "exercises" / "reverse-squat.yaml", lambda d: d.update(colour="red"))
@@ -183,8 +190,9 @@ def test_kb_check_command(kb_dir: Path, capsys: pytest.CaptureFixture[str],
     assert main(["kb", "check"]) == 1
 
 
-def test_commands_refuse_a_broken_knowledge_base(kb_dir: Path, capsys: pytest.CaptureFixture[str],
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_commands_refuse_a_broken_knowledge_base(
+    kb_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     edit(kb_dir / "exercises" / "reverse-squat.yaml", lambda d: d.update(colour="red"))
     monkeypatch.setenv("FITBOT_KNOWLEDGE", str(kb_dir))
     assert main(["ask", "reverse squat muscles"]) == 2
