@@ -135,9 +135,12 @@ class Settings:
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the flags of ``fitbot run``; each defaults to None so the environment can fill it."""
+    """Add the flags of ``fitbot run``; each defaults to None so the environment can fill it.
+
+    ``--knowledge`` is not among them: ``fitbot`` takes it before any subcommand, and
+    :meth:`Settings.from_env` reads it from the same namespace.
+    """
     parser.add_argument("--base-url", help="Bot API base URL (env TELEGRAM_BASE_URL)")
-    parser.add_argument("--knowledge", help="knowledge directory (env FITBOT_KNOWLEDGE)")
     parser.add_argument("--state", help="SQLite state file (env FITBOT_STATE)")
     parser.add_argument(
         "--no-rate-limit",

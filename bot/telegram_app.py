@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import gc
 import hmac
 import html
 import logging
@@ -36,7 +37,6 @@ from telegram import (
     BotCommand,
     InlineQueryResultArticle,
     InputTextMessageContent,
-    LinkPreviewOptions,
     Message,
     MessageEntity,
     ReplyParameters,
@@ -59,7 +59,6 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
-    Defaults,
     InlineQueryHandler,
     MessageHandler,
     filters,
@@ -391,6 +390,8 @@ class Coach:
             if chat_id not in self._blocked:
                 logger.warning("chat %s: the bot may not write here (%s)", chat_id, error)
             if chat_id is not None:
+                if len(self._blocked) >= MAX_TRACKED_USERS:
+                    self._blocked.clear()  # at worst, a chat is reported once more
                 self._blocked.add(chat_id)
             return
         update_id = update.update_id if isinstance(update, Update) else None
@@ -516,7 +517,6 @@ def build_application(settings: Settings, engine: Engine, store: Store) -> Fitbo
         .request(AiohttpRequest(MAX_CONCURRENT_ANSWERS, retry_after_429=not settings.rate_limit))
         .get_updates_request(AiohttpRequest(1, retry_after_429=not settings.rate_limit))
         .concurrent_updates(ChatOrderedProcessor(MAX_CONCURRENT_ANSWERS))
-        .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .post_init(_post_init)
         .post_shutdown(lambda _: _close(store))
     )
@@ -605,7 +605,7 @@ def _receiver(
             return web.Response(status=403)
         try:
             update = Update.de_json(await request.json(), application.bot)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return web.Response(status=400)
         await application.update_queue.put(update)
         return web.Response()
@@ -681,9 +681,12 @@ def run(settings: Settings) -> int:
         print(f"fitbot: refusing to start: {exc}", file=sys.stderr)
         return 1
     application = build_application(settings, Engine(knowledge), store)
+    # The knowledge base and the application live as long as the process: keep them out of
+    # the garbage collector's full passes, which otherwise stall every reply for tens of ms.
+    gc.freeze()
     try:
         asyncio.run(_serve_until_signalled(application, settings))
-    except TelegramError as exc:
+    except (TelegramError, OSError) as exc:
         logger.error("could not start: %s", exc)
         return 1
     return 0

@@ -97,6 +97,13 @@ def test_flags_win_over_environment() -> None:
     assert (settings.flood_rate, settings.flood_burst) == (2.5, 3)
 
 
+def test_the_global_knowledge_flag_is_honoured(tmp_path: Path) -> None:
+    args = parse()
+    args.knowledge = tmp_path  # set by ``fitbot --knowledge DIR run``
+
+    assert Settings.from_env(args, {"FITBOT_KNOWLEDGE": "/elsewhere"}).knowledge == tmp_path
+
+
 def test_unset_flags_leave_the_environment_in_charge() -> None:
     settings = Settings.from_env(parse(), {"FITBOT_STATE": "env.sqlite3"})
 
