@@ -11,6 +11,9 @@ from bot.engine import MAX_REPLY_CHARS, Engine, Reply
 from bot.render import render_text
 from bot.sections import LABELS
 
+# "reverse squat" in full-width letters, as some phone keyboards type it.
+FULL_WIDTH = "".join(chr(ord(c) + 0xFEE0) if c != " " else c for c in "reverse squat")
+
 
 def ask(engine: Engine, *turns: str) -> Reply:
     """The reply to the last of ``turns``, said in one conversation."""
@@ -248,7 +251,7 @@ def test_checklist_command_uses_context(engine: Engine) -> None:
         "   ",
         "<b>reverse</b> squat & <i>muscles</i>",
         "reverse squat \u200b\u202e muscles \U0001f4aa",
-        "ｒｅｖｅｒｓｅ ｓｑｕａｔ",
+        FULL_WIDTH,
         "reverse squat " * 20000,
         "\x00\x07 reverse squat",
         '{"chat": 1}',
@@ -261,7 +264,7 @@ def test_odd_input_never_breaks(engine: Engine, message: str) -> None:
 
 
 def test_full_width_text_is_understood(engine: Engine) -> None:
-    assert engine.ask("ｒｅｖｅｒｓｅ ｓｑｕａｔ muscles").answer.exercise == "reverse-squat"
+    assert engine.ask(f"{FULL_WIDTH} muscles").answer.exercise == "reverse-squat"
 
 
 @settings(max_examples=60, deadline=None)
