@@ -346,7 +346,9 @@ class Engine:
         sure_ask = max(reading.intents.get(hit.unit.intent, 0.0), min(1.0, 2 * text_match))
         confidence = round(min(1.0, sure_record * (0.6 + 0.4 * sure_ask)), 2)
         answer = self._unit_answer(record, hit, reading, context.constraints, confidence)
-        focus = (record.id,)
+        # After "which one ...?" about a pair, the pair stays at hand for the next one.
+        pair = len(strengths) > 1 and set(strengths) == set(context.exercises)
+        focus = (record.id, *(r for r in strengths if r != record.id)) if pair else (record.id,)
         return Reply(answer, self._remember(context, focus, answer.intent))
 
     # -- composing answers ---------------------------------------------------------------

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from bot.knowledge import KnowledgeBase
 from bot.schema import DistinctFrom, Record
 from bot.sections import LABELS
-from bot.text import Analysed, Analyzer, find_phrase, words
+from bot.text import Analysed, Analyzer, PhraseIndex, find_phrase, words
 
 # BM25 parameters (the usual defaults; units are short, so length normalisation matters little).
 K1 = 1.2
@@ -108,11 +108,7 @@ def record_texts(record: Record) -> Iterator[tuple[str, str, str]]:
 
 
 def _item_texts(record: Record) -> Iterator[tuple[str, str, str]]:
-    yield (
-        "what",
-        "summary",
-        " ".join((record.name, *record.aliases, record.summary, *record.keywords)),
-    )
+    yield "what", "summary", " ".join((record.name, *record.aliases, record.summary))
     for i, fact in enumerate(record.facts):
         yield "what", f"fact:{i}", fact
     if record.movement or record.level or record.equipment:
@@ -137,7 +133,7 @@ def _item_texts(record: Record) -> Iterator[tuple[str, str, str]]:
     if record.checklist:
         yield "checklist", "checklist", " ".join(record.checklist)
     for i, mistake in enumerate(record.mistakes):
-        yield "mistakes", f"mistake:{i}", f"{mistake.mistake} {mistake.fix}"
+        yield "mistakes", f"mistake:{i}", f"{mistake.mistake} Fix: {mistake.fix}"
     for i, caution in enumerate(record.cautions):
         yield "cautions", f"caution:{i}", caution
     for i, avoid in enumerate(record.avoid_if):
@@ -188,24 +184,25 @@ class Index:
         )
         self._build_bm25()
         self._build_aliases(kb)
-        self.intent_cues = {intent: _phrases(an, cues) for intent, cues in lang.intents.items()}
-        self.intent_hints = {
-            intent: _phrases(an, cues) for intent, cues in lang.intent_hints.items()
-        }
+        signals: list[tuple[tuple[str, ...], tuple[str, str]]] = []
+        for kind, table in (("cue", lang.intents), ("hint", lang.intent_hints)):
+            for intent, cues in table.items():
+                signals.extend((p, (kind, intent)) for p in _phrases(an, cues))
+        for situation in lang.situations:
+            signals.extend((p, ("situation", situation.id)) for p in _phrases(an, situation.cues))
+        for kind, cues in (
+            ("safety", lang.safety_cues),
+            ("greeting", lang.greetings),
+            ("correction", lang.corrections),
+            ("pronoun", lang.pronouns),
+        ):
+            signals.extend((p, (kind, "")) for p in _phrases(an, cues))
+        self.signals = PhraseIndex(signals)
         self.cue_terms = frozenset(
-            t
-            for table in (self.intent_cues, self.intent_hints)
-            for cues in table.values()
-            for c in cues
-            for t in c
+            t for p, (kind, _) in signals if kind in ("cue", "hint") for t in p
         )
-        self.situation_cues = {s.id: _phrases(an, s.cues) for s in lang.situations}
-        self.safety_cues = _phrases(an, lang.safety_cues)
-        self.greetings = _phrases(an, lang.greetings)
-        self.corrections = _phrases(an, lang.corrections)
         self.generic = frozenset(t for p in _phrases(an, lang.generic_modifiers) for t in p)
         self.nouns = frozenset(t for p in _phrases(an, lang.exercise_nouns) for t in p)
-        self.pronouns = _phrases(an, lang.pronouns)
         known_terms = {t for u in self.units for t in u.terms}
         # A bare exercise word the knowledge never uses ("lunge", "plank") names an
         # exercise we do not cover; one it does use ("press your heels") may be a verb.
@@ -276,9 +273,16 @@ class Index:
                 postings[t].append((n, c))
         total = len(self.units)
         self._postings = dict(postings)
-        self._term_records = {
-            t: frozenset(self.units[n].record for n, _ in p) for t, p in postings.items()
-        }
+        # Which records use each word, keywords included: the basis for recognising a
+        # record from a description. Keywords are not answers, so they are not units.
+        records_of: dict[str, set[str]] = defaultdict(set)
+        for unit in self.units:
+            for t in unit.terms:
+                records_of[t].add(unit.record)
+        for rid, record in self.kb.records.items():
+            for t in self.analyzer.terms(" ".join(record.keywords)):
+                records_of[t].add(rid)
+        self._term_records = {t: frozenset(r) for t, r in records_of.items()}
         self._idf = {
             t: math.log(1 + (total - len(p) + 0.5) / (len(p) + 0.5)) for t, p in postings.items()
         }
@@ -299,6 +303,12 @@ class Index:
                     for t in terms:
                         df[t].add(rid)
         self._alias_df = {t: len(r) for t, r in df.items()}
+        # Multi-word aliases by the words in them, for partial names.
+        self._aliases_with: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+        for alias in self.aliases:
+            if len(alias) > 1:
+                for t in set(alias):
+                    self._aliases_with[t].append(alias)
         self._alias_len = max((len(a) for a in self.aliases), default=1)
 
     # -- reading a question --------------------------------------------------------------
@@ -332,34 +342,33 @@ class Index:
         content = analysed.content
         known = sum(1 for t in content if self._known(t))
         ask_known = sum(1 for t in ask if self._known(t))
+        found = self.signals.find(terms)
+        kinds = {kind for _, _, (kind, _) in found}
+        greeting = [(a, b) for a, b, (kind, _) in found if kind == "greeting"]
+        # Words of clear cue phrases only say what kind of answer is wanted ("checklist"),
+        # so they weigh less in the text match than the words saying what it is about.
+        weights = {
+            terms[i]: CUE_TERM_WEIGHT
+            for a, b, (kind, _) in found
+            if kind == "cue"
+            for i in range(a, b)
+        }
         return Reading(
             analysed=analysed,
             mentions=mentions,
-            intents=self._intents(terms),
-            situations=tuple(
-                sid for sid, cues in self.situation_cues.items() if _any_phrase(terms, cues)
-            ),
-            safety=_any_phrase(terms, self.safety_cues),
-            greeting=bool(terms) and _only_phrases(terms, self.greetings, self.analyzer),
-            correction=_any_phrase(terms, self.corrections),
+            intents=_intents(found),
+            situations=tuple(dict.fromkeys(v for _, _, (k, v) in found if k == "situation")),
+            safety="safety" in kinds,
+            greeting=bool(greeting) and _only(terms, greeting, self.analyzer),
+            correction="correction" in kinds,
             unknown_exercise=self._unknown_exercise(terms, analysed, mentions),
             distinct=self._distinct(terms, mentions),
             ask_terms=ask,
             coverage=known / len(content) if content else 1.0,
             ask_coverage=ask_known / len(ask) if ask else 1.0,
-            refers_back=_any_phrase(terms, self.pronouns),
-            hits=self.search(ask, weights=self._cue_weights(terms)),
+            refers_back="pronoun" in kinds,
+            hits=self.search(ask, weights=weights),
         )
-
-    def _cue_weights(self, terms: tuple[str, ...]) -> dict[str, float]:
-        """Words that only say what kind of answer is wanted ("form", "mistakes") weigh less
-        in the text match than the words that say what it is about."""
-        weights: dict[str, float] = {}
-        for cues in self.intent_cues.values():
-            for cue in cues:
-                if find_phrase(terms, cue) >= 0:
-                    weights.update(dict.fromkeys(cue, CUE_TERM_WEIGHT))
-        return weights
 
     def _known(self, term: str) -> bool:
         return term in self.known_terms or term in self.cue_terms
@@ -402,9 +411,9 @@ class Index:
             if i not in taken and not self.analyzer.is_stopword(t) and t not in self.muscle_terms
         }
         best: dict[str, Mention] = {}
-        for alias, rid in self.aliases.items():
-            if len(alias) < 2:
-                continue
+        candidates = {a for t in free for a in self._aliases_with.get(t, ())}
+        for alias in candidates:
+            rid = self.aliases[alias]
             weights = [1.0 / self._alias_df.get(t, 1) for t in alias]
             hit = [t in free for t in alias]
             share = sum(w for w, h in zip(weights, hit, strict=True) if h) / sum(weights)
@@ -419,17 +428,6 @@ class Index:
             if rid not in best or mention.strength > best[rid].strength:
                 best[rid] = mention
         yield from best.values()
-
-    def _intents(self, terms: tuple[str, ...]) -> dict[str, float]:
-        """Ask -> 0..1: a clear cue phrase is decisive, hints only lean."""
-        scores: dict[str, float] = {}
-        for intent in {*self.intent_cues, *self.intent_hints}:
-            strong = _any_phrase(terms, self.intent_cues.get(intent, ()))
-            hints = _covered(terms, self.intent_hints.get(intent, ()))
-            score = min(1.0, (1.0 if strong else 0.0) + HINT_WEIGHT * hints)
-            if score:
-                scores[intent] = score
-        return scores
 
     def _unknown_exercise(
         self, terms: tuple[str, ...], analysed: Analysed, mentions: tuple[Mention, ...]
@@ -502,16 +500,18 @@ class Index:
         return tuple(Hit(self.units[n], s / ceiling) for n, s in ranked)
 
     def describe(self, query: Iterable[str]) -> list[tuple[str, float]]:
-        """Records ranked by the IDF-weighted share of ``query`` terms found anywhere in them:
-        how well a description ("lie on your back, knees to your chest") fits each record."""
-        q = [t for t in dict.fromkeys(query) if t in self._idf]
-        total = sum(self._idf[t] for t in q)
+        """Records ranked by the IDF-weighted share of ``query`` terms found anywhere in them
+        (keywords included): how well a description ("lie on your back, knees to your
+        chest") fits each record."""
+        q = [t for t in dict.fromkeys(query) if t in self._term_records]
+        weight = {t: self._idf.get(t, self._max_idf) for t in q}
+        total = sum(weight.values())
         if not total:
             return []
         scores: dict[str, float] = defaultdict(float)
         for t in q:
             for rid in self._term_records[t]:
-                scores[rid] += self._idf[t]
+                scores[rid] += weight[t]
         return sorted(((r, v / total) for r, v in scores.items()), key=lambda rv: -rv[1])
 
     def item_overlap(self, query: Iterable[str], text: str) -> float:
@@ -528,28 +528,24 @@ def _any_phrase(terms: tuple[str, ...], phrases: Iterable[tuple[str, ...]]) -> b
     return any(find_phrase(terms, p) >= 0 for p in phrases)
 
 
-def _covered(terms: tuple[str, ...], phrases: Iterable[tuple[str, ...]]) -> int:
-    """How many of ``phrases`` occur in ``terms`` without lying inside a longer one that does
-    ("make it easier" counts once, not again as "easier")."""
-    spans = []
-    for p in phrases:
-        i = find_phrase(terms, p)
-        if i >= 0:
-            spans.append((i, i + len(p)))
-    return sum(
-        1 for a, b in spans if not any(c <= a and b <= d and (c, d) != (a, b) for c, d in spans)
-    )
+def _intents(found: list[tuple[int, int, tuple[str, str]]]) -> dict[str, float]:
+    """Ask -> 0..1: a clear cue phrase is decisive; each hint leans by :data:`HINT_WEIGHT`,
+    counted once even inside a longer hint ("make it easier" is not also "easier")."""
+    strong = {v for _, _, (k, v) in found if k == "cue"}
+    hints = [(a, b, v) for a, b, (k, v) in found if k == "hint"]
+    scores: dict[str, float] = {}
+    for intent in strong | {v for _, _, v in hints}:
+        spans = [(a, b) for a, b, v in hints if v == intent]
+        lone = sum(
+            1
+            for a, b in spans
+            if not any(c <= a and b <= d and (c, d) != (a, b) for c, d in spans)
+        )
+        scores[intent] = min(1.0, (1.0 if intent in strong else 0.0) + HINT_WEIGHT * lone)
+    return scores
 
 
-def _only_phrases(
-    terms: tuple[str, ...], phrases: tuple[tuple[str, ...], ...], analyzer: Analyzer
-) -> bool:
-    """Whether ``terms`` holds a greeting and otherwise only stopwords."""
-    covered: set[int] = set()
-    for p in phrases:
-        i = find_phrase(terms, p)
-        if i >= 0:
-            covered.update(range(i, i + len(p)))
-    if not covered:
-        return False
+def _only(terms: tuple[str, ...], spans: list[tuple[int, int]], analyzer: Analyzer) -> bool:
+    """Whether ``terms`` hold nothing but the phrases at ``spans`` and stopwords."""
+    covered = {i for a, b in spans for i in range(a, b)}
     return all(i in covered or analyzer.is_stopword(t) for i, t in enumerate(terms))

@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Generic, TypeVar
 
 import snowballstemmer
 from rapidfuzz import fuzz, process, utils
 
 _WORD = re.compile(r"[a-z0-9]+")
+# Control, format and bidirectional characters: dropped so "squat\u200bs" reads as "squats".
+_INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u02bc": "'"})
 _DASHES = re.compile(r"[\u2010-\u2015\u2212]")
 
 # A misspelling is corrected to a known word only above this rapidfuzz ratio; 80 admits one
 # transposition in a five-letter word ("sqaut") but not unrelated words ("life" -> "lift").
 TYPO_CUTOFF = 80.0
+T = TypeVar("T")
+# Knowledge texts analysed at answer time are cached, up to this many.
+TERMS_CACHE_SIZE = 50_000
 # Words shorter than this are never corrected: too many short words are one edit apart
 # ("sing" and "swing").
 MIN_TYPO_LENGTH = 5
@@ -33,7 +39,7 @@ def normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES)
     text = _DASHES.sub("-", text).casefold()
     text = text.replace("'", "")  # "what's" -> "whats", "don't" -> "dont"
-    return "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    return _INVISIBLE.sub("", text)
 
 
 def words(text: str) -> list[str]:
@@ -81,14 +87,15 @@ class Analyzer:
         words a misspelling may be corrected to (names, muscles, cues), so that an ordinary
         word the knowledge happens not to use is not bent into a nearby one."""
         self._stop = frozenset(stem(w) for phrase in stopwords for w in words(phrase))
-        self._phrases: dict[tuple[str, ...], tuple[str, ...]] = {}
+        replacements: dict[tuple[str, ...], tuple[str, ...]] = {}
         for canonical, variants in synonyms.items():
             target = tuple(stem(w) for w in words(canonical))
             for variant in variants:
                 key = tuple(stem(w) for w in words(variant))
                 if key and key != target:
-                    self._phrases[key] = target
-        self._longest = max((len(k) for k in self._phrases), default=1)
+                    replacements[key] = target
+        self._synonyms = PhraseIndex(replacements.items())
+        self._cache: dict[str, tuple[str, ...]] = {}
         self._vocabulary = frozenset(vocabulary)
         # Only words long enough to be corrected take part in the fuzzy look-up.
         self._choices = sorted(w for w in domain if len(w) >= MIN_TYPO_LENGTH - 1)
@@ -133,8 +140,15 @@ class Analyzer:
         return Analysed(terms, content, corrected, tuple(unknown), frozenset(ing - plain))
 
     def terms(self, text: str) -> tuple[str, ...]:
-        """Stems with synonyms applied, no typo correction (for knowledge text and cues)."""
-        return self.analyse(text, fix_typos=False).terms
+        """Stems with synonyms applied, no typo correction (for knowledge text and cues).
+
+        Cached: the same knowledge texts are read again while answers are composed."""
+        found = self._cache.get(text)
+        if found is None:
+            if len(self._cache) >= TERMS_CACHE_SIZE:
+                self._cache.clear()
+            found = self._cache[text] = self.analyse(text, fix_typos=False).terms
+        return found
 
     def is_stopword(self, term: str) -> bool:
         """Whether ``term`` (a stem) carries no meaning for matching."""
@@ -144,16 +158,45 @@ class Analyzer:
         out: list[str] = []
         i = 0
         while i < len(stems):
-            for size in range(min(self._longest, len(stems) - i), 0, -1):
-                target = self._phrases.get(tuple(stems[i : i + size]))
-                if target is not None:
-                    out.extend(target)
-                    i += size
-                    break
-            else:
+            found = self._synonyms.longest_at(stems, i)
+            if found is None:
                 out.append(stems[i])
                 i += 1
+            else:
+                size, target = found
+                out.extend(target)
+                i += size
         return tuple(out)
+
+
+class PhraseIndex(Generic[T]):
+    """Phrases (tuples of terms) with a value each, found in one pass over a text's terms."""
+
+    def __init__(self, entries: Iterable[tuple[tuple[str, ...], T]]) -> None:
+        self._by_first: dict[str, list[tuple[tuple[str, ...], T]]] = {}
+        for phrase, value in entries:
+            if phrase:
+                self._by_first.setdefault(phrase[0], []).append((phrase, value))
+        for group in self._by_first.values():
+            group.sort(key=lambda pv: -len(pv[0]))  # longest first
+
+    def longest_at(self, terms: Sequence[str], i: int) -> tuple[int, T] | None:
+        """(length, value) of the longest phrase starting at ``terms[i]``, if any."""
+        for phrase, value in self._by_first.get(terms[i], ()):
+            n = len(phrase)
+            if tuple(terms[i : i + n]) == phrase:
+                return n, value
+        return None
+
+    def find(self, terms: Sequence[str]) -> list[tuple[int, int, T]]:
+        """Every (start, end, value) of a phrase occurring in ``terms``."""
+        found = []
+        for i, term in enumerate(terms):
+            for phrase, value in self._by_first.get(term, ()):
+                n = len(phrase)
+                if tuple(terms[i : i + n]) == phrase:
+                    found.append((i, i + n, value))
+        return found
 
 
 def find_phrase(terms: tuple[str, ...], phrase: tuple[str, ...]) -> int:
