@@ -409,7 +409,7 @@ class Engine:
             texts = [f"{m.mistake} {m.fix}" for m in record.mistakes]
             return sections.mistakes(record, self._item(kind, "mistake", index, ask, texts))
         if intent == "cautions" and has_section(record, "cautions"):
-            return sections.cautions(record)
+            return sections.cautions(record, self._situation_lead(record, ask.wanted))
         if intent == "alternatives" and record.alternatives:
             return sections.alternatives(record, self.kb, ask.wanted, self._situations)
         if intent == "benefits" and has_section(record, "benefits"):
@@ -423,6 +423,16 @@ class Engine:
             texts = [f"{p.name} {p.text}" for p in record.programming]
             return sections.programming(record, self._item(kind, "prog", index, ask, texts))
         return sections.what(record, self.kb, index if kind in ("fact", "point") else None)
+
+    def _situation_lead(self, record: Record, wanted: tuple[str, ...]) -> str | None:
+        """A caution that fits a situation the person stated ("you mentioned a weak core")."""
+        items = [*record.cautions, *(f"{a.who}: {a.why}" for a in record.avoid_if)]
+        for sid in wanted:
+            about = self.index.situation_terms.get(sid, frozenset())
+            for item in items:
+                if about & set(self.index.analyzer.terms(item)):
+                    return f"You mentioned {self._situations[sid]}: {item}"
+        return None
 
     def _item(
         self, kind: str, expected: str, index: int | None, ask: Ask, texts: list[str]

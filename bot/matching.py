@@ -198,6 +198,11 @@ class Index:
         ):
             signals.extend((p, (kind, "")) for p in _phrases(an, cues))
         self.signals = PhraseIndex(signals)
+        # What each situation is about: the words most of its cues share ("core", "home").
+        self.situation_terms = {
+            situation.id: _common_terms(_phrases(an, situation.cues), an)
+            for situation in lang.situations
+        }
         self.cue_terms = frozenset(
             t for p, (kind, _) in signals if kind in ("cue", "hint") for t in p
         )
@@ -357,7 +362,7 @@ class Index:
             analysed=analysed,
             mentions=mentions,
             intents=_intents(found),
-            situations=tuple(dict.fromkeys(v for _, _, (k, v) in found if k == "situation")),
+            situations=self._situations(terms, found),
             safety="safety" in kinds,
             greeting=bool(greeting) and _only(terms, greeting, self.analyzer),
             correction="correction" in kinds,
@@ -369,6 +374,20 @@ class Index:
             refers_back="pronoun" in kinds,
             hits=self.search(ask, weights=weights),
         )
+
+    def _situations(
+        self, terms: tuple[str, ...], found: list[tuple[int, int, tuple[str, str]]]
+    ) -> tuple[str, ...]:
+        """Situations stated by a cue phrase, or by all the words a several-word situation is
+        about in any order ("my core is pretty weak")."""
+        stated = [v for _, _, (k, v) in found if k == "situation"]
+        present = set(terms)
+        stated.extend(
+            sid
+            for sid, about in self.situation_terms.items()
+            if len(about) > 1 and about <= present
+        )
+        return tuple(dict.fromkeys(stated))
 
     def _known(self, term: str) -> bool:
         return term in self.known_terms or term in self.cue_terms
@@ -549,3 +568,13 @@ def _only(terms: tuple[str, ...], spans: list[tuple[int, int]], analyzer: Analyz
     """Whether ``terms`` hold nothing but the phrases at ``spans`` and stopwords."""
     covered = {i for a, b in spans for i in range(a, b)}
     return all(i in covered or analyzer.is_stopword(t) for i, t in enumerate(terms))
+
+
+def _common_terms(phrases: tuple[tuple[str, ...], ...], analyzer: Analyzer) -> frozenset[str]:
+    """Content terms found in at least half of ``phrases``."""
+    counts: dict[str, int] = defaultdict(int)
+    for phrase in phrases:
+        for t in set(phrase):
+            if not analyzer.is_stopword(t):
+                counts[t] += 1
+    return frozenset(t for t, n in counts.items() if 2 * n >= len(phrases))

@@ -141,11 +141,15 @@ def mistakes(record: Record, lead: int | None = None) -> Part:
     return Part((Block("Common mistakes", _first(items, lead)),), _src(record, record.mistakes))
 
 
-def cautions(record: Record) -> Part:
-    """Cautions and who should be careful or skip it."""
+def cautions(record: Record, lead: str | None = None) -> Part:
+    """Cautions and who should be careful or skip it, led by the level it asks for and by a
+    caution that fits what the person told us."""
     blocks = []
-    if record.cautions:
-        blocks.append(Block("Cautions", record.cautions))
+    if lead:
+        blocks.append(Block(None, (lead,), "paragraph"))
+    items = ((f"Level: {record.level}.",) if record.level else ()) + record.cautions
+    if items:
+        blocks.append(Block("Cautions", items))
     if record.avoid_if:
         blocks.append(
             Block("Be careful or skip it if", tuple(f"{a.who}: {a.why}" for a in record.avoid_if))
