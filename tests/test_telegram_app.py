@@ -392,6 +392,23 @@ async def test_server_error_is_retried_and_delivered_once(live: FakeBotApi) -> N
     assert [c.status for c in live.calls if c.method == "sendMessage"] == [502, 200]
 
 
+async def test_polling_survives_a_failing_bot_api(
+    live: FakeBotApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    live.fail_next("getUpdates", 502, times=4)  # more than the transport's own retries
+    live.push_text(1, HOW)  # answered by the poll already waiting; the next ones fail
+    await live.wait_for(
+        lambda: sum(c.status == 502 for c in live.calls if c.method == "getUpdates") == 4,
+        TIMEOUT,
+    )
+    live.push_text(1, MISTAKES)
+
+    *_, reply = await settle(live, 1, 2)
+
+    assert title(reply) == "Reverse squat: mistakes"
+    assert any("polling failed" in r.getMessage() for r in caplog.records)
+
+
 async def test_blocked_chat_is_logged_once_and_others_still_served(
     live: FakeBotApi, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -412,16 +429,17 @@ async def test_blocked_chat_is_logged_once_and_others_still_served(
     assert live.sent(2) == []
 
 
-async def test_a_failing_handler_is_logged_and_the_user_gets_an_apology(
-    live: FakeBotApi, caplog: pytest.LogCaptureFixture, engine: Engine, monkeypatch: Any
-) -> None:
-    def broken(*args: Any) -> None:
+class BrokenEngine(Engine):
+    def ask(self, text: str, context: Context | None = None) -> Any:
         raise RuntimeError("engine bug")
 
-    monkeypatch.setattr(engine, "ask", broken)
-    live.push_text(1, HOW)
 
-    (reply,) = await settle(live, 1, 1)
+async def test_a_failing_handler_is_logged_and_the_user_gets_an_apology(
+    fake_api: FakeBotApi, engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with serving(fake_api, BrokenEngine(engine.kb), tmp_path / "s.sqlite3"):
+        fake_api.push_text(1, HOW)
+        (reply,) = await settle(fake_api, 1, 1)
 
     assert "something went wrong" in reply["text"]
     (record,) = [r for r in caplog.records if r.exc_info and r.levelno == logging.ERROR]
