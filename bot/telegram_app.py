@@ -8,7 +8,9 @@ synchronous entry point ``fitbot run`` calls, shutting down cleanly on SIGTERM/S
 Concurrency: updates of different chats are answered in parallel (up to
 :data:`MAX_CONCURRENT_ANSWERS`), updates of one chat strictly in arrival order
 (:class:`ChatOrderedProcessor`), so a conversation's follow-ups always see the context its
-previous message left.
+previous message left. Bot API latency is hidden rather than waited for: the next getUpdates
+is sent before a batch is answered (:class:`Poller`) and the typing action runs alongside the
+answer.
 """
 
 from __future__ import annotations
@@ -370,11 +372,10 @@ class Coach:
 
     async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Show the section a button names, after acknowledging the press."""
-        query = update.callback_query
-        chat = update.effective_chat
-        target = parse_callback_data(query.data if query else None)
+        query, chat = update.callback_query, update.effective_chat
         if query is None:
             return
+        target = parse_callback_data(query.data)
         if target is None or chat is None:
             await query.answer(STALE_BUTTON)
             return
@@ -421,21 +422,24 @@ class Coach:
         """Show typing, ask the engine with the chat's context, save it, send the answer."""
         bot, chat_id = context.bot, message.chat_id
         thread = message.message_thread_id if message.is_topic_message else None
-        # Typing is not waited for: that would add a Bot API round trip to every answer.
-        # Yielding once lets its request go out ahead of the answer's.
-        context.application.create_task(_show_typing(bot, chat_id, thread))
+        # Typing runs alongside the answer instead of before it, which would add a Bot API
+        # round trip to every answer; yielding once lets its request go out first.
+        typing = asyncio.create_task(_show_typing(bot, chat_id, thread))
         await asyncio.sleep(0)
-        reply = self._ask(question, self._store.load(chat_id))
-        self._store.save(chat_id, reply.context)
-        # Quote in groups, and when answering an edit, so it is clear what is answered.
-        quote = message.chat.type != ChatType.PRIVATE or message.edit_date is not None
-        await self._deliver(
-            bot,
-            chat_id,
-            reply.answer,
-            reply_to=message.message_id if quote else None,
-            thread=thread,
-        )
+        try:
+            reply = self._ask(question, self._store.load(chat_id))
+            self._store.save(chat_id, reply.context)
+            # Quote in groups, and when answering an edit, so it is clear what is answered.
+            quote = message.chat.type != ChatType.PRIVATE or message.edit_date is not None
+            await self._deliver(
+                bot,
+                chat_id,
+                reply.answer,
+                reply_to=message.message_id if quote else None,
+                thread=thread,
+            )
+        finally:
+            await typing
 
     async def _deliver(
         self,
