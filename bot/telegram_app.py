@@ -695,10 +695,13 @@ class RedactingFilter(logging.Filter):
         super().__init__()
         self.secrets = frozenset(s for s in secrets_ if s)
         forms = {form for s in self.secrets for form in (s, quote(s, safe=""), html.escape(s))}
-        self._pattern = re.compile("|".join(re.escape(f) for f in sorted(forms, key=len)[::-1]))
+        longest_first = sorted(forms, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, longest_first))) if forms else None
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact in place; never drops a record."""
+        if self._pattern is None:
+            return True
         with contextlib.suppress(Exception):  # a broken record must still be logged
             message = record.getMessage()
             if self._pattern.search(message):
@@ -735,8 +738,9 @@ def configure_logging(settings: Settings) -> None:
     # httpx logs request URLs, which contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    known = [s.reveal() for s in (settings.token, settings.webhook_secret) if s is not None]
-    redact = RedactingFilter(known)
+    redact = RedactingFilter(
+        s.reveal() for s in (settings.token, settings.webhook_secret) if s is not None
+    )
     for handler in logging.getLogger().handlers:
         handler.addFilter(redact)
 

@@ -51,6 +51,12 @@ MISTAKES = "what are the common mistakes?"
 MENTION = f"@{BOT_USERNAME}"
 
 
+@pytest.fixture(autouse=True)
+def ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
+    """build_application opts the process in to PTB's timedelta retry_after; undo it after."""
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+
+
 @pytest.fixture(scope="module")
 def engine() -> Engine:
     return Engine(load_knowledge(default_knowledge_dir()))
@@ -590,6 +596,13 @@ async def test_the_token_appears_in_no_log_record(
         assert secret not in formatter.format(record)
 
 
+def test_redacting_filter_without_secrets_changes_nothing() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "plain %s", ("text",), None)
+
+    assert RedactingFilter([""]).filter(record)
+    assert record.getMessage() == "plain text"
+
+
 def test_redacting_filter_scrubs_messages_arguments_and_tracebacks() -> None:
     token = "123:secret-value_0123456789012345678901234"
     redact = RedactingFilter([token])
@@ -611,6 +624,18 @@ def test_redacting_filter_scrubs_messages_arguments_and_tracebacks() -> None:
 # -- start-up, signals -----------------------------------------------------------------------
 
 
+@pytest.fixture
+def clean_logging() -> Iterator[None]:
+    """run() configures the root logger and its handlers; put them back."""
+    root = logging.getLogger()
+    level, handlers = root.level, {h: list(h.filters) for h in root.handlers}
+    yield
+    root.setLevel(level)
+    for handler, filters in handlers.items():
+        handler.filters[:] = filters
+
+
+@pytest.mark.usefixtures("clean_logging")
 def test_run_without_a_token_says_how_to_set_it(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -620,6 +645,7 @@ def test_run_without_a_token_says_how_to_set_it(
     assert "TELEGRAM_BOT_TOKEN is not set" in capsys.readouterr().err
 
 
+@pytest.mark.usefixtures("clean_logging")
 def test_run_refuses_a_broken_knowledge_base(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -628,16 +654,6 @@ def test_run_refuses_a_broken_knowledge_base(
 
     assert code == 1
     assert "refusing to start" in capsys.readouterr().err
-
-
-@pytest.fixture
-def clean_logging() -> Iterator[None]:
-    """run() configures the root logger; put it back."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 async def test_sigterm_sends_the_answer_in_flight_and_saves_state(
