@@ -541,6 +541,7 @@ def build_application(settings: Settings, engine: Engine, store: Store) -> Fitbo
         .base_url(settings.base_url)
         .request(AiohttpRequest(MAX_CONCURRENT_ANSWERS, retry_after_429=not settings.rate_limit))
         .get_updates_request(AiohttpRequest(1, retry_after_429=not settings.rate_limit))
+        .updater(None)  # serve() receives updates itself: Poller or the webhook server
         .concurrent_updates(ChatOrderedProcessor(MAX_CONCURRENT_ANSWERS))
         .post_init(_post_init)
         .post_shutdown(lambda _: _close(store))
