@@ -41,6 +41,10 @@ MIN_ASK_COVERAGE = 0.5
 MIN_DESCRIPTION_TERMS = 4
 DESCRIPTION_MIN_FIT = 0.6
 DESCRIPTION_MARGIN = 0.15
+# A rare word ("inhibition", "valgus") identifies its item with a weaker overall match.
+RARE_MIN_TEXT = 0.35
+# The constraint a pain, injury or medical condition leaves in a chat's context.
+MEDICAL = "medical"
 # How surely a record found only by the question's words is meant.
 GLOBAL_STRENGTH = 0.8
 # Below this text match a named record with no signalled ask gets an overview.
@@ -165,14 +169,24 @@ class Engine:
             return Reply(self._welcome(False), context)
         if reading.distinct is not None:
             return Reply(self._distinct(*reading.distinct), context)
-        # An uncovered exercise ("goblet squat") is declined unless the question also names
-        # a covered one outright; a bare generic word ("squat") inside it does not count.
-        sure = [m for m in reading.mentions if m.exact and m.strength >= CONTEXT_STRENGTH]
-        if reading.unknown_exercise and not sure:
-            return Reply(self._decline(reading.unknown_exercise), context)
+        # An uncovered exercise ("goblet squat", "sumo deadlift") is declined unless the
+        # question also names a covered one outright, elsewhere than inside it.
+        uncovered = reading.unknown_exercise
+        if uncovered is not None and not any(
+            m.exact
+            and m.strength >= CONTEXT_STRENGTH
+            and (m.end <= uncovered.start or m.start >= uncovered.end)
+            for m in reading.mentions
+        ):
+            return Reply(self._decline(uncovered.name), context)
+        if reading.safety:
+            # A pain, injury or condition stays in mind for the rest of the chat.
+            context = replace(context, constraints=_merge(context.constraints, (MEDICAL,)))
         strengths = self._record_strengths(reading, context)
         if reading.safety:
             return self._safety(reading, strengths, context)
+        if strengths is None and self._muscle_question(reading, context):
+            return self._for_muscles(reading, context)
         if strengths is None:
             if reading.situations:
                 return Reply(self._noted(reading.situations), context)
@@ -228,10 +242,43 @@ class Engine:
                 return {**at_hand, **strengths}
             return strengths
         understood = reading.coverage >= MIN_COVERAGE
-        if context.exercises and understood and (reading.intents or reading.ask_terms):
+        follows_up = reading.intents or reading.ask_terms or reading.refers_back
+        if context.exercises and understood and follows_up:
             return at_hand
         found = self._found_by_words(reading)
         return {found: GLOBAL_STRENGTH} if found else None
+
+    def _muscle_question(self, reading: Reading, context: Context) -> bool:
+        """Whether a question naming no record asks about training a muscle."""
+        return not reading.mentions and bool(self.index.asked_muscles(reading.ask_terms))
+
+    def _for_muscles(self, reading: Reading, context: Context) -> Reply:
+        """Exercises whose main muscles are the ones asked about ("how can I strengthen my
+        hip flexors?"), those fitting the person's situation first."""
+        wanted = _merge(reading.situations, context.constraints)
+        found = self.index.records_for_muscles(reading.ask_terms)
+        if not found:
+            return Reply(self._decline(None), context)
+        fits = {rid: [s for s in wanted if self.index.record_fits(rid, s)] for rid in found}
+        ranked = sorted(found, key=lambda rid: (-len(fits[rid]), found.index(rid)))[:4]
+        items = []
+        for rid in ranked:
+            record = self.kb.records[rid]
+            tag = ", ".join(self._situations[s] for s in fits[rid] if s in self._situations)
+            name = f"{record.name} (fits {tag})" if tag else record.name
+            items.append(f"{name}: {record.summary}")
+        muscles = ", ".join(self.index.asked_muscles(reading.ask_terms))
+        answer = Answer(
+            True,
+            f"Exercises that work the {muscles}",
+            (Block(None, tuple(items)),),
+            exercise=ranked[0],
+            intent="muscles",
+            confidence=0.7,
+            sources=tuple(dict.fromkeys(self.kb.title(self.kb.records[r].source) for r in ranked)),
+            followups=tuple(Choice(self.kb.records[r].name, r, "overview") for r in ranked),
+        )
+        return Reply(self._fit(answer), self._remember(context, (ranked[0],), "muscles"))
 
     def _found_by_words(self, reading: Reading) -> str | None:
         """The record a question naming none still clearly means, if any.
@@ -248,7 +295,10 @@ class Engine:
         short = len(reading.analysed.content) <= 2
         needed = REFERENCE_MIN_TEXT if reading.refers_back and short else GLOBAL_MIN_TEXT
         matched = set(reading.ask_terms) & set(top.unit.terms)
-        if top.text >= needed and (len(matched) >= 2 or any(map(self.index.is_rare, matched))):
+        rare = any(map(self.index.is_rare, matched))
+        if (top.text >= needed and (len(matched) >= 2 or rare)) or (
+            rare and top.text >= RARE_MIN_TEXT
+        ):
             return top.unit.record
         return self._described_record(reading)
 
@@ -337,7 +387,7 @@ class Engine:
                     record, carried, context.constraints, (), strengths[record.id]
                 )
             else:
-                answer = self._overview(record, strengths[record.id])
+                answer = self._overview(record, strengths[record.id], context.constraints)
                 carried = None
             return Reply(answer, self._remember(context, (record.id,), carried))
         # Sure of the record (named outright, by context, or only by the words) times sure of
@@ -364,19 +414,19 @@ class Engine:
         unit = hit.unit
         kind, _, num = unit.key.partition(":")
         index = int(num) if num.isdigit() else None
+        wanted = _merge(reading.situations, constraints)
         if kind == "faq":
             part = sections.faq(record, index or 0)
             title = f"{record.name}: {record.faq[index or 0].q}"
-            return self._finish(record, unit.intent, title, [part], confidence)
+            return self._finish(record, unit.intent, title, [part], confidence, wanted)
         intent = unit.intent
-        wanted = _merge(reading.situations, constraints)
         ask = Ask(reading.ask_terms, reading.analysed.content, wanted)
         parts = [self._part(record, intent, unit.key, ask)]
         second = self._second_intent(reading, record, intent)
         if second:
             parts.append(self._part(record, second, "", ask))
         title = f"{record.name}: {LABELS[intent].lower()}" if intent != "what" else record.name
-        return self._finish(record, intent, title, parts, confidence)
+        return self._finish(record, intent, title, parts, confidence, wanted)
 
     def _second_intent(self, reading: Reading, record: Record, first: str) -> str | None:
         """A second ask in the same question ("how do I set it up and what should I check?")."""
@@ -409,7 +459,8 @@ class Engine:
             texts = [f"{m.mistake} {m.fix}" for m in record.mistakes]
             return sections.mistakes(record, self._item(kind, "mistake", index, ask, texts))
         if intent == "cautions" and has_section(record, "cautions"):
-            return sections.cautions(record, self._situation_lead(record, ask.wanted))
+            lead = self._situation_lead(record, ask.wanted, cautions_only=True)
+            return sections.cautions(record, lead)
         if intent == "alternatives" and record.alternatives:
             return sections.alternatives(record, self.kb, ask.wanted, self._situations)
         if intent == "benefits" and has_section(record, "benefits"):
@@ -424,14 +475,24 @@ class Engine:
             return sections.programming(record, self._item(kind, "prog", index, ask, texts))
         return sections.what(record, self.kb, index if kind in ("fact", "point") else None)
 
-    def _situation_lead(self, record: Record, wanted: tuple[str, ...]) -> str | None:
-        """A caution that fits a situation the person stated ("you mentioned a weak core")."""
-        items = [*record.cautions, *(f"{a.who}: {a.why}" for a in record.avoid_if)]
+    def _situation_lead(
+        self, record: Record, wanted: tuple[str, ...], *, cautions_only: bool = False
+    ) -> str | None:
+        """What in ``record`` answers a situation the person stated: an alternative tagged
+        for it, else a caution about it ("you mentioned a weak core: ...")."""
+        cautions = [*record.cautions, *(f"{a.who}: {a.why}" for a in record.avoid_if)]
         for sid in wanted:
+            label = self._situations.get(sid)
+            if label is None:
+                continue
+            for alt in () if cautions_only else record.alternatives:
+                if sid in alt.situations:
+                    name = alt.name or self.kb.records[alt.exercise or ""].name
+                    return f"You mentioned {label}: consider the {name.lower()}. {alt.why}"
             about = self.index.situation_terms.get(sid, frozenset())
-            for item in items:
+            for item in cautions:
                 if about & set(self.index.analyzer.terms(item)):
-                    return f"You mentioned {self._situations[sid]}: {item}"
+                    return f"You mentioned {label}: {item}"
         return None
 
     def _item(
@@ -479,15 +540,19 @@ class Engine:
         confidence: float,
     ) -> Answer:
         if intent == "overview" or not has_section(record, intent):
-            return self._overview(
-                record, confidence, missing=None if intent == "overview" else intent
-            )
+            missing = None if intent == "overview" else intent
+            return self._overview(record, confidence, constraints, missing)
         part = self._part(record, intent, "", Ask(ask, ask, constraints))
-        return self._finish(
-            record, intent, f"{record.name}: {LABELS[intent].lower()}", [part], confidence
-        )
+        title = f"{record.name}: {LABELS[intent].lower()}"
+        return self._finish(record, intent, title, [part], confidence, constraints)
 
-    def _overview(self, record: Record, confidence: float, missing: str | None = None) -> Answer:
+    def _overview(
+        self,
+        record: Record,
+        confidence: float,
+        wanted: tuple[str, ...] = (),
+        missing: str | None = None,
+    ) -> Answer:
         part = sections.what(record, self.kb)
         blocks = list(part.blocks)
         if missing:
@@ -502,12 +567,9 @@ class Engine:
                     "paragraph",
                 ),
             )
+        overview = Part(tuple(blocks), part.sources)
         return self._finish(
-            record,
-            "overview",
-            record.name,
-            [Part(tuple(blocks), part.sources)],
-            round(confidence, 2),
+            record, "overview", record.name, [overview], round(confidence, 2), wanted
         )
 
     def _comparison(self, pair: tuple[str, ...]) -> Answer:
@@ -580,9 +642,27 @@ class Engine:
         return Reply(answer, self._remember(context, (rid,), "cautions"))
 
     def _finish(
-        self, record: Record, intent: str, title: str, parts: list[Part], confidence: float
+        self,
+        record: Record,
+        intent: str,
+        title: str,
+        parts: list[Part],
+        confidence: float,
+        wanted: tuple[str, ...] = (),
     ) -> Answer:
-        blocks = tuple(b for p in parts for b in p.blocks)
+        """The answer for ``record``: its parts, led by what the person's stated situation
+        calls for, with sources and the sections to offer next."""
+        lead: list[Block] = []
+        if MEDICAL in wanted and intent != "cautions":
+            lead.append(Block(None, (self.kb.language.referral,), "paragraph"))
+        situation = (
+            self._situation_lead(record, wanted)
+            if intent not in ("cautions", "alternatives")
+            else None
+        )
+        if situation:
+            lead.append(Block(None, (situation,), "paragraph"))
+        blocks = (*lead, *(b for p in parts for b in p.blocks))
         sources = tuple(dict.fromkeys(self.kb.title(s) for p in parts for s in p.sources))
         shown = {intent}
         followups = tuple(

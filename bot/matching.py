@@ -30,6 +30,8 @@ DISTINCTIVE_DF = 2
 # about rest days), and one used by several records' names ("squat") only weakly.
 SINGLE_WORD_STRENGTH = 0.9
 GENERIC_ALIAS_STRENGTH = 0.6
+# A part of a name is weaker evidence than a description that fits a record well.
+PARTIAL_STRENGTH = 0.6
 # A word found in at most this many knowledge items is rare enough to identify one alone.
 RARE_DF = 3
 # How much one hint word leans towards its ask (a clear cue phrase counts 1).
@@ -60,6 +62,15 @@ class Mention:
 
 
 @dataclass(frozen=True)
+class Uncovered:
+    """An exercise the question names that no record covers, and where ("goblet squat")."""
+
+    name: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Hit:
     """A unit and how well the question's own words (not the names) match it, 0..1."""
 
@@ -78,7 +89,7 @@ class Reading:
     safety: bool
     greeting: bool
     correction: bool
-    unknown_exercise: str | None
+    unknown_exercise: Uncovered | None
     distinct: tuple[str, DistinctFrom] | None
     ask_terms: tuple[str, ...]
     coverage: float
@@ -184,6 +195,7 @@ class Index:
         )
         self._build_bm25()
         self._build_aliases(kb)
+        self._build_muscles(kb)
         signals: list[tuple[tuple[str, ...], tuple[str, str]]] = []
         for kind, table in (("cue", lang.intents), ("hint", lang.intent_hints)):
             for intent, cues in table.items():
@@ -294,6 +306,29 @@ class Index:
         self._max_idf = math.log(1 + (total + 0.5) / 0.5)
         self._avg_len = sum(len(u.terms) for u in self.units) / max(total, 1)
 
+    def _build_muscles(self, kb: KnowledgeBase) -> None:
+        """Muscle names (with their aliases) to terms, and each record's main-muscle terms."""
+        an = self.analyzer
+        generic = {"muscl", "group"}
+        self._muscle_names: dict[str, frozenset[str]] = {}
+        self._primary_terms: dict[str, frozenset[str]] = {}
+        for rid, record in kb.records.items():
+            if record.muscles is None:
+                continue
+            primary: set[str] = set()
+            for m in (*record.muscles.primary, *record.muscles.stabilisers):
+                names = [m.name, *m.aliases]
+                terms = [frozenset(an.terms(n)) - generic for n in names]
+                for name, t in zip(names, terms, strict=True):
+                    self._muscle_names.setdefault(name.lower(), t)
+                if m in record.muscles.primary:
+                    primary.update(*terms)
+            self._primary_terms[rid] = frozenset(primary)
+        self._record_words = {
+            rid: frozenset(t for u in units for t in u.terms)
+            for rid, units in self.by_record.items()
+        }
+
     def _build_aliases(self, kb: KnowledgeBase) -> None:
         self.name_terms = {
             rid: frozenset(self.analyzer.terms(r.name)) for rid, r in kb.records.items()
@@ -358,10 +393,13 @@ class Index:
             if kind == "cue"
             for i in range(a, b)
         }
+        intents = _intents(found)
+        if set(ask) & self.muscle_terms and "muscles" not in intents:
+            intents["muscles"] = HINT_WEIGHT  # "does it hit my glutes or quads?"
         return Reading(
             analysed=analysed,
             mentions=mentions,
-            intents=_intents(found),
+            intents=intents,
             situations=self._situations(terms, found),
             safety="safety" in kinds,
             greeting=bool(greeting) and _only(terms, greeting, self.analyzer),
@@ -443,14 +481,15 @@ class Index:
             if share <= PARTIAL_ALIAS_SHARE or not distinctive:
                 continue
             pos = sorted(free[t] for t, h in zip(alias, hit, strict=True) if h)
-            mention = Mention(rid, pos[0], pos[-1] + 1, round(0.8 * share, 3), exact=False)
+            strength = round(PARTIAL_STRENGTH * share, 3)
+            mention = Mention(rid, pos[0], pos[-1] + 1, strength, exact=False)
             if rid not in best or mention.strength > best[rid].strength:
                 best[rid] = mention
         yield from best.values()
 
     def _unknown_exercise(
         self, terms: tuple[str, ...], analysed: Analysed, mentions: tuple[Mention, ...]
-    ) -> str | None:
+    ) -> Uncovered | None:
         """An exercise the question names that no record covers ("goblet squat").
 
         A one-word alias ("squat") does not protect its word from a modifier in front of it:
@@ -476,9 +515,9 @@ class Index:
                 else None
             )
             if modifier is not None and not self._alias_has(modifier, term):
-                return f"{modifier} {term}"
+                return Uncovered(f"{modifier} {term}", i - 1, i + 1)
             if modifier is None and term in self.foreign_nouns:
-                return term
+                return Uncovered(term, i, i + 1)
         return None
 
     def _alias_has(self, *parts: str) -> bool:
@@ -517,6 +556,34 @@ class Index:
                 scores[n] += idf * tf * (K1 + 1) / norm
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         return tuple(Hit(self.units[n], s / ceiling) for n, s in ranked)
+
+    def asked_muscles(self, query: Iterable[str]) -> list[str]:
+        """The muscles (by name, as the knowledge writes them) that ``query`` mentions."""
+        q = set(query)
+        return [name for name, terms in self._muscle_names.items() if terms and terms <= q]
+
+    def records_for_muscles(self, query: Iterable[str]) -> list[str]:
+        """Records whose main muscles include every muscle ``query`` mentions, in file order."""
+        asked = [self._muscle_names[n] for n in self.asked_muscles(query)]
+        if not asked:
+            return []
+        return [
+            rid
+            for rid, primary in self._primary_terms.items()
+            if all(terms <= primary for terms in asked)
+        ]
+
+    def record_fits(self, rid: str, situation: str) -> bool:
+        """Whether ``rid`` is tagged for, or speaks of, ``situation`` ("at home")."""
+        if any(
+            situation in alt.situations
+            for r in self.kb.records.values()
+            for alt in r.alternatives
+            if alt.exercise == rid
+        ):
+            return True
+        about = self.situation_terms.get(situation, frozenset())
+        return bool(about) and about <= self._record_words[rid]
 
     def describe(self, query: Iterable[str]) -> list[tuple[str, float]]:
         """Records ranked by the IDF-weighted share of ``query`` terms found anywhere in them
