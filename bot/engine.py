@@ -12,6 +12,7 @@ from bot import sections
 from bot.answers import Answer, Block, Choice
 from bot.context import Context
 from bot.knowledge import KnowledgeBase
+from bot.matching import HINT_WEIGHT as HINT
 from bot.matching import Hit, Index, Reading
 from bot.schema import DistinctFrom, Record
 from bot.sections import LABELS, Part, has_section
@@ -182,11 +183,11 @@ class Engine:
         if reading.safety:
             # A pain, injury or condition stays in mind for the rest of the chat.
             context = replace(context, constraints=_merge(context.constraints, (MEDICAL,)))
+        if not reading.safety and self._muscle_question(reading, context):
+            return self._for_muscles(reading, context)
         strengths = self._record_strengths(reading, context)
         if reading.safety:
             return self._safety(reading, strengths, context)
-        if strengths is None and self._muscle_question(reading, context):
-            return self._for_muscles(reading, context)
         if strengths is None:
             if reading.situations:
                 return Reply(self._noted(reading.situations), context)
@@ -249,8 +250,14 @@ class Engine:
         return {found: GLOBAL_STRENGTH} if found else None
 
     def _muscle_question(self, reading: Reading, context: Context) -> bool:
-        """Whether a question naming no record asks about training a muscle."""
-        return not reading.mentions and bool(self.index.asked_muscles(reading.ask_terms))
+        """Whether a question naming no exercise ("how can I strengthen my hip flexors?")
+        asks which exercises train a muscle; "does it work my glutes?" stays with the
+        exercise at hand."""
+        named = any(
+            m.exact and self.kb.records[m.record].kind == "exercise" for m in reading.mentions
+        )
+        at_hand = bool(context.exercises) and reading.refers_back
+        return not named and not at_hand and bool(self.index.asked_muscles(reading.ask_terms))
 
     def _for_muscles(self, reading: Reading, context: Context) -> Reply:
         """Exercises whose main muscles are the ones asked about ("how can I strengthen my
@@ -340,6 +347,8 @@ class Engine:
         partial = [m for m in reading.mentions if not m.exact]
         if len(partial) < 2 or any(m.exact for m in reading.mentions):
             return ()
+        if max(strengths.values()) >= CONTEXT_STRENGTH:
+            return ()  # a description or the context settles it
         ranked = sorted(partial, key=lambda m: -m.strength)
         if ranked[0].strength - ranked[1].strength > AMBIGUOUS_GAP:
             return ()
@@ -363,10 +372,15 @@ class Engine:
         for rid in strengths:
             candidates.extend(Hit(u, 0.0) for u in self.index.by_record[rid] if id(u) not in seen)
 
+        intents = dict(reading.intents)
+        if len(strengths) < 2 and "comparison" in intents:
+            # "compared to my hips" with one exercise in view compares no exercises.
+            intents["comparison"] = min(intents["comparison"], HINT)
+
         def score(hit: Hit) -> float:
             return (
                 W_TEXT * hit.text
-                + W_INTENT * reading.intents.get(hit.unit.intent, 0.0)
+                + W_INTENT * intents.get(hit.unit.intent, 0.0)
                 + W_RECORD * strengths.get(hit.unit.record, 0.0)
             )
 
@@ -653,7 +667,7 @@ class Engine:
         """The answer for ``record``: its parts, led by what the person's stated situation
         calls for, with sources and the sections to offer next."""
         lead: list[Block] = []
-        if MEDICAL in wanted and intent != "cautions":
+        if MEDICAL in wanted:
             lead.append(Block(None, (self.kb.language.referral,), "paragraph"))
         situation = (
             self._situation_lead(record, wanted)

@@ -210,6 +210,14 @@ class Index:
         ):
             signals.extend((p, (kind, "")) for p in _phrases(an, cues))
         self.signals = PhraseIndex(signals)
+        # Cues of two or more content words also count in any order, with words between
+        # ("my balance is pretty bad" for "bad balance").
+        self._loose_situations = [
+            (situation.id, loose)
+            for situation in lang.situations
+            for phrase in _phrases(an, situation.cues)
+            if len(loose := frozenset(t for t in phrase if not an.is_stopword(t))) > 1
+        ]
         # What each situation is about: the words most of its cues share ("core", "home").
         self.situation_terms = {
             situation.id: _common_terms(_phrases(an, situation.cues), an)
@@ -420,11 +428,7 @@ class Index:
         about in any order ("my core is pretty weak")."""
         stated = [v for _, _, (k, v) in found if k == "situation"]
         present = set(terms)
-        stated.extend(
-            sid
-            for sid, about in self.situation_terms.items()
-            if len(about) > 1 and about <= present
-        )
+        stated.extend(sid for sid, loose in self._loose_situations if loose <= present)
         return tuple(dict.fromkeys(stated))
 
     def _known(self, term: str) -> bool:
@@ -506,6 +510,7 @@ class Index:
             modifier = (
                 prev
                 if prev is not None
+                and len(prev) > 2
                 and i - 1 not in named
                 and prev not in analysed.gerunds
                 and not self.analyzer.is_stopword(prev)
