@@ -257,7 +257,8 @@ class Engine:
             m.exact and self.kb.records[m.record].kind == "exercise" for m in reading.mentions
         )
         at_hand = bool(context.exercises) and reading.refers_back
-        return not named and not at_hand and bool(self.index.asked_muscles(reading.ask_terms))
+        asked = bool(self.index.asked_muscles(reading.ask_terms))
+        return reading.muscle_ask and asked and not named and not at_hand
 
     def _for_muscles(self, reading: Reading, context: Context) -> Reply:
         """Exercises whose main muscles are the ones asked about ("how can I strengthen my
@@ -272,7 +273,15 @@ class Engine:
         for rid in ranked:
             record = self.kb.records[rid]
             tag = ", ".join(self._situations[s] for s in fits[rid] if s in self._situations)
-            name = f"{record.name} (fits {tag})" if tag else record.name
+            notes = [
+                n
+                for n in (
+                    "a stretch" if record.movement == "stretch" else "",
+                    f"fits {tag}" if tag else "",
+                )
+                if n
+            ]
+            name = f"{record.name} ({'; '.join(notes)})" if notes else record.name
             items.append(f"{name}: {record.summary}")
         muscles = ", ".join(self.index.asked_muscles(reading.ask_terms))
         answer = Answer(

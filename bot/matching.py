@@ -95,6 +95,7 @@ class Reading:
     coverage: float
     ask_coverage: float = 1.0
     refers_back: bool = False
+    muscle_ask: bool = False
     hits: tuple[Hit, ...] = field(default=())
 
     @property
@@ -318,7 +319,7 @@ class Index:
         """Muscle names (with their aliases) to terms, and each record's main-muscle terms."""
         an = self.analyzer
         generic = {"muscl", "group"}
-        self._muscle_names: dict[str, frozenset[str]] = {}
+        self._muscle_names: dict[str, tuple[frozenset[str], str]] = {}
         self._primary_terms: dict[str, frozenset[str]] = {}
         for rid, record in kb.records.items():
             if record.muscles is None:
@@ -328,14 +329,16 @@ class Index:
                 names = [m.name, *m.aliases]
                 terms = [frozenset(an.terms(n)) - generic for n in names]
                 for name, t in zip(names, terms, strict=True):
-                    self._muscle_names.setdefault(name.lower(), t)
+                    self._muscle_names.setdefault(name.lower(), (t, m.name.lower()))
                 if m in record.muscles.primary:
                     primary.update(*terms)
             self._primary_terms[rid] = frozenset(primary)
-        self._record_words = {
-            rid: frozenset(t for u in units for t in u.terms)
-            for rid, units in self.by_record.items()
-        }
+        fits: dict[str, set[str]] = defaultdict(set)
+        for record in kb.records.values():
+            for alt in record.alternatives:
+                if alt.exercise is not None:
+                    fits[alt.exercise].update(alt.situations)
+        self._fits = {rid: frozenset(s) for rid, s in fits.items()}
 
     def _build_aliases(self, kb: KnowledgeBase) -> None:
         self.name_terms = {
@@ -402,12 +405,14 @@ class Index:
             for i in range(a, b)
         }
         intents = _intents(found)
-        if set(ask) & self.muscle_terms and "muscles" not in intents:
+        muscle_ask = "muscles" in intents
+        if set(ask) & self.muscle_terms and not muscle_ask:
             intents["muscles"] = HINT_WEIGHT  # "does it hit my glutes or quads?"
         return Reading(
             analysed=analysed,
             mentions=mentions,
             intents=intents,
+            muscle_ask=muscle_ask,
             situations=self._situations(terms, found),
             safety="safety" in kinds,
             greeting=bool(greeting) and _only(terms, greeting, self.analyzer),
@@ -563,13 +568,15 @@ class Index:
         return tuple(Hit(self.units[n], s / ceiling) for n, s in ranked)
 
     def asked_muscles(self, query: Iterable[str]) -> list[str]:
-        """The muscles (by name, as the knowledge writes them) that ``query`` mentions."""
+        """The muscles (by their main name) that ``query`` mentions by any of their names."""
         q = set(query)
-        return [name for name, terms in self._muscle_names.items() if terms and terms <= q]
+        found = [canon for terms, canon in self._muscle_names.values() if terms and terms <= q]
+        return list(dict.fromkeys(found))
 
     def records_for_muscles(self, query: Iterable[str]) -> list[str]:
         """Records whose main muscles include every muscle ``query`` mentions, in file order."""
-        asked = [self._muscle_names[n] for n in self.asked_muscles(query)]
+        q = set(query)
+        asked = [terms for terms, _ in self._muscle_names.values() if terms and terms <= q]
         if not asked:
             return []
         return [
@@ -579,16 +586,8 @@ class Index:
         ]
 
     def record_fits(self, rid: str, situation: str) -> bool:
-        """Whether ``rid`` is tagged for, or speaks of, ``situation`` ("at home")."""
-        if any(
-            situation in alt.situations
-            for r in self.kb.records.values()
-            for alt in r.alternatives
-            if alt.exercise == rid
-        ):
-            return True
-        about = self.situation_terms.get(situation, frozenset())
-        return bool(about) and about <= self._record_words[rid]
+        """Whether some record offers ``rid`` as the alternative for ``situation``."""
+        return situation in self._fits.get(rid, frozenset())
 
     def describe(self, query: Iterable[str]) -> list[tuple[str, float]]:
         """Records ranked by the IDF-weighted share of ``query`` terms found anywhere in them
