@@ -11,6 +11,7 @@ again, so a button still works after a restart.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Iterable, Iterator
@@ -26,6 +27,7 @@ MAX_CALLBACK_DATA = InlineKeyboardButtonLimit.MAX_CALLBACK_DATA
 SHOW = "s"
 SEPARATOR = "|"
 BUTTONS_PER_ROW = 3
+KEYBOARD_CACHE_SIZE = 512
 BULLET = "\u2022 "
 SECTION_GAP = "\n\n"
 WHITESPACE = re.compile(r"(\s+)")
@@ -66,9 +68,18 @@ def keyboard(answer: Answer) -> InlineKeyboardMarkup | None:
 
     A choice whose callback data would exceed Telegram's 64 bytes is left out.
     """
-    followups = [button for choice in answer.followups if (button := _button(choice))]
-    rows = [followups[i : i + BUTTONS_PER_ROW] for i in range(0, len(followups), BUTTONS_PER_ROW)]
-    rows += [[button] for choice in answer.suggestions if (button := _button(choice))]
+    return _keyboard(answer.followups, answer.suggestions)
+
+
+# A record's buttons recur across questions, and PTB objects are slow to build; markups are
+# immutable, so one can serve every answer with the same choices.
+@functools.lru_cache(maxsize=KEYBOARD_CACHE_SIZE)
+def _keyboard(
+    followups: tuple[Choice, ...], suggestions: tuple[Choice, ...]
+) -> InlineKeyboardMarkup | None:
+    buttons = [button for choice in followups if (button := _button(choice))]
+    rows = [buttons[i : i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)]
+    rows += [[button] for choice in suggestions if (button := _button(choice))]
     return InlineKeyboardMarkup(rows) if rows else None
 
 
