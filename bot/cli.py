@@ -122,8 +122,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run(Settings.from_env(args))
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    """``fitbot eval``: score labelled questions and dialogs, beside the peers."""
+    from bot.evaluation import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
+    from bot.evaluation import add_eval_arguments
     from bot.settings import add_run_arguments
 
     parser = argparse.ArgumentParser(prog="fitbot", description=__doc__)
@@ -148,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = kb_sub.add_parser("check", help="validate a knowledge directory")
     check.add_argument("directory", nargs="?")
     check.set_defaults(func=cmd_kb_check)
+
+    ev = sub.add_parser("eval", help="score labelled questions and dialogs (pass rates, peers)")
+    add_eval_arguments(ev)
+    ev.set_defaults(func=cmd_eval)
 
     run = sub.add_parser("run", help="run the Telegram bot")
     add_run_arguments(run)
