@@ -64,6 +64,8 @@ class Settings:
     ``token`` may be None so the settings can be built for other commands; :meth:`require_token`
     is what ``run`` calls. ``flood_rate`` is messages per second a user may sustain (0 switches
     flood control off, e.g. for load tests) with bursts of up to ``flood_burst``.
+    ``metrics_port`` (None: off) serves ``/healthz`` and ``/metrics`` in either mode;
+    ``log_salt`` keys the hash of chat ids in logs (random per process when unset).
     """
 
     token: Secret | None = None
@@ -79,6 +81,9 @@ class Settings:
     log_level: str = "INFO"
     flood_rate: float = DEFAULT_FLOOD_RATE
     flood_burst: int = DEFAULT_FLOOD_BURST
+    metrics_port: int | None = None
+    metrics_listen: str = DEFAULT_LISTEN
+    log_salt: Secret | None = None
 
     @classmethod
     def from_env(
@@ -103,6 +108,8 @@ class Settings:
         secret = pick("secret_token", "FITBOT_WEBHOOK_SECRET")
         flood_rate = pick("flood_rate", "FITBOT_FLOOD_RATE")
         flood_burst = pick("flood_burst", "FITBOT_FLOOD_BURST")
+        metrics_port = pick("metrics_port", "FITBOT_METRICS_PORT")
+        log_salt = env.get("FITBOT_LOG_SALT")
         return cls(
             token=_token(env.get(TOKEN_VAR)),
             base_url=_base_url(pick("base_url", "TELEGRAM_BASE_URL")),
@@ -117,6 +124,9 @@ class Settings:
             log_level=_log_level(pick("log_level", "FITBOT_LOG_LEVEL")),
             flood_rate=_number("FITBOT_FLOOD_RATE", flood_rate, DEFAULT_FLOOD_RATE),
             flood_burst=_burst(flood_burst),
+            metrics_port=_port(metrics_port, "FITBOT_METRICS_PORT") if metrics_port else None,
+            metrics_listen=pick("metrics_listen", "FITBOT_METRICS_LISTEN") or DEFAULT_LISTEN,
+            log_salt=Secret(log_salt) if log_salt else None,
         )
 
     def require_token(self) -> Secret:
@@ -174,6 +184,16 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--flood-burst",
         type=int,
         help=f"messages one user may send at once (default {DEFAULT_FLOOD_BURST})",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        help="port serving /healthz and /metrics, off when unset (env FITBOT_METRICS_PORT)",
+    )
+    parser.add_argument(
+        "--metrics-listen",
+        help=f"listen address of the metrics port (env FITBOT_METRICS_LISTEN, "
+        f"default {DEFAULT_LISTEN})",
     )
 
 
@@ -235,13 +255,13 @@ def _webhook_url(raw: str | None) -> str | None:
     return raw
 
 
-def _port(raw: str) -> int:
+def _port(raw: str, name: str = "the webhook port") -> int:
     try:
         port = int(raw)
     except ValueError:
         port = -1
     if not 0 < port <= MAX_PORT:
-        raise ConfigError(f"the webhook port must be a number from 1 to {MAX_PORT}, got {raw!r}")
+        raise ConfigError(f"{name} must be a number from 1 to {MAX_PORT}, got {raw!r}")
     return port
 
 
