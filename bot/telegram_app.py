@@ -68,15 +68,26 @@ from telegram.ext import (
     filters,
 )
 
+from bot.admin import AdminCommands
 from bot.answers import Answer
 from bot.context import Context
 from bot.engine import Engine
 from bot.errors import ConfigError, KnowledgeError
 from bot.knowledge import load_knowledge
+from bot.logs import LogfmtFormatter
+from bot.operations import (
+    OPERATIONS_KEY,
+    MeteredRequest,
+    ObservedProcessor,
+    Operations,
+    add_health_routes,
+    note_answer,
+    operations_of,
+    start_metrics_server,
+)
 from bot.settings import Settings
 from bot.store import Store
 from bot.telegram_render import keyboard, parse_callback_data, render_html
-from bot.transport import AiohttpRequest
 
 logger = logging.getLogger(__name__)
 
@@ -305,16 +316,21 @@ class Coach:
     """The handlers: each reads the chat's context, asks the engine once and replies."""
 
     def __init__(self, engine: Engine, store: Store, gate: FloodGate | None) -> None:
-        # The engine is a pure function of (question, context), and commands, buttons and
-        # popular questions recur: remembering recent replies, and how they render, saves
-        # about a fifth of an answer's CPU.
-        self._ask = functools.lru_cache(maxsize=ANSWER_CACHE_SIZE)(engine.ask)
-        self._show = functools.lru_cache(maxsize=ANSWER_CACHE_SIZE)(engine.show)
         self._render = functools.lru_cache(maxsize=ANSWER_CACHE_SIZE)(_render)
-        self._catalogue = engine.catalogue
         self._store = store
         self._gate = gate
         self._blocked: set[int] = set()
+        self.use(engine)
+
+    def use(self, engine: Engine) -> None:
+        """Answer from ``engine`` from now on (a knowledge reload). Each answer reads the
+        engine once and without awaiting, so one under way finishes on the old engine."""
+        # The engine is a pure function of (question, context), and commands, buttons and
+        # popular questions recur: remembering recent replies, and how they render, saves
+        # about a fifth of an answer's CPU. A new engine starts with empty memories.
+        self._ask = functools.lru_cache(maxsize=ANSWER_CACHE_SIZE)(engine.ask)
+        self._show = functools.lru_cache(maxsize=ANSWER_CACHE_SIZE)(engine.show)
+        self._catalogue = engine.catalogue
 
     def register(self, application: FitbotApp) -> None:
         """Add every handler, grouped by what it serves, and the error handler."""
@@ -381,6 +397,7 @@ class Coach:
             return
         await query.answer()
         reply = self._show(*target, self._store.load(chat.id))
+        note_answer(reply.answer)
         self._store.save(chat.id, reply.context)
         thread = query.message.message_thread_id if isinstance(query.message, Message) else None
         await self._deliver(context.bot, chat.id, reply.answer, thread=thread)
@@ -428,6 +445,7 @@ class Coach:
         await asyncio.sleep(0)
         try:
             reply = self._ask(question, self._store.load(chat_id))
+            note_answer(reply.answer, question)
             self._store.save(chat_id, reply.context)
             # Quote in groups, and when answering an edit, so it is clear what is answered.
             quote = message.chat.type != ChatType.PRIVATE or message.edit_date is not None
@@ -535,22 +553,29 @@ def build_application(settings: Settings, engine: Engine, store: Store) -> Fitbo
     os.environ.setdefault(PTB_TIMEDELTA, "1")
     token = settings.require_token().reveal()
     _redact_bot_loggers(token)
+    gate = FloodGate(settings.flood_rate, settings.flood_burst) if settings.flood_rate else None
+    coach = Coach(engine, store, gate)
+    ops = Operations(settings, engine, store, on_engine=coach.use)
+    retry_429 = not settings.rate_limit
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         ApplicationBuilder()
         .token(token)
         .base_url(settings.base_url)
-        .request(AiohttpRequest(MAX_CONCURRENT_ANSWERS, retry_after_429=not settings.rate_limit))
-        .get_updates_request(AiohttpRequest(1, retry_after_429=not settings.rate_limit))
+        .request(MeteredRequest(ops.api_error, MAX_CONCURRENT_ANSWERS, retry_after_429=retry_429))
+        .get_updates_request(MeteredRequest(ops.api_error, 1, retry_after_429=retry_429))
         .updater(None)  # serve() receives updates itself: Poller or the webhook server
-        .concurrent_updates(ChatOrderedProcessor(MAX_CONCURRENT_ANSWERS))
+        .concurrent_updates(
+            ObservedProcessor(ChatOrderedProcessor(MAX_CONCURRENT_ANSWERS), ops)
+        )
         .post_init(_post_init)
         .post_shutdown(lambda _: _close(store))
     )
     if settings.rate_limit:
         builder = builder.rate_limiter(_RateLimiter(max_retries=RATE_LIMIT_RETRIES))
     application = builder.build()
-    gate = FloodGate(settings.flood_rate, settings.flood_burst) if settings.flood_rate else None
-    Coach(engine, store, gate).register(application)
+    application.bot_data[OPERATIONS_KEY] = ops
+    AdminCommands(ops, settings.admins).register(application)  # ahead of the coach's commands
+    coach.register(application)
     return application
 
 
@@ -569,8 +594,10 @@ async def serve(application: FitbotApp, settings: Settings, stop: asyncio.Event)
     """Receive and answer updates until ``stop`` is set, then shut down cleanly.
 
     Polling, or a webhook server when ``settings.webhook_url`` is set. On stop, receiving ends
-    first, then every update already received is answered, then state is flushed.
+    first, then every update already received is answered, then state is flushed. The metrics
+    port (if set) serves from before initialisation (``/healthz`` 503) to after the flush.
     """
+    stop_metrics = await start_metrics_server(application, settings)
     try:
         async with application:
             if application.post_init is not None:
@@ -585,6 +612,7 @@ async def serve(application: FitbotApp, settings: Settings, stop: asyncio.Event)
     finally:
         if application.post_shutdown is not None:
             await application.post_shutdown(application)
+        await stop_metrics()
 
 
 async def _start_receiving(
@@ -601,6 +629,7 @@ async def _start_receiving(
         else secrets.token_urlsafe(WEBHOOK_SECRET_BYTES)
     )
     web_app = web.Application()
+    add_health_routes(web_app, application)
     web_app.router.add_post(
         urlsplit(settings.webhook_url).path or "/", _receiver(application, secret)
     )
@@ -731,11 +760,10 @@ def _redact_bot_loggers(token: str) -> None:
 
 
 def configure_logging(settings: Settings) -> None:
-    """Log to stderr at the configured level, with every secret redacted."""
-    logging.basicConfig(
-        level=settings.log_level_number,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    """Log logfmt lines to stderr at the configured level, with every secret redacted."""
+    stderr = logging.StreamHandler()
+    stderr.setFormatter(LogfmtFormatter())
+    logging.basicConfig(level=settings.log_level_number, handlers=[stderr])
     # httpx logs request URLs, which contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
@@ -777,4 +805,5 @@ async def _serve_until_signalled(application: FitbotApp, settings: Settings) -> 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, operations_of(application).reload_soon)
     await serve(application, settings, stop)

@@ -1,0 +1,441 @@
+"""Running fitbot unattended: readiness, metrics, a log line per update, unanswered questions,
+knowledge reloads.
+
+:func:`~bot.telegram_app.build_application` creates one :class:`Operations` per application and
+keeps it in ``application.bot_data`` (:func:`operations_of`). Around every update,
+:class:`ObservedProcessor` opens a :class:`Trace` in a context variable; the handlers say what
+they answered with :func:`note_answer`, and the transport (:class:`MeteredRequest`) adds any
+Bot API error. When the update is done it is counted, logged as one logfmt line (chat id hashed,
+message text only at DEBUG), and a declined or doubtful question is written to the store.
+
+Reloads (``/reload``, SIGHUP) build the new engine in a worker thread and swap it in only if
+the knowledge base validates; an answer under way finishes on the engine it started with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from telegram import Update
+from telegram._utils.types import ODVInput
+from telegram.error import NetworkError, TimedOut
+from telegram.ext import Application, BaseUpdateProcessor
+from telegram.request import BaseRequest, RequestData
+
+from bot.answers import Answer
+from bot.engine import Engine
+from bot.errors import KnowledgeError, Problem
+from bot.knowledge import load_knowledge
+from bot.logs import STRUCTURED, ChatHasher, logfmt
+from bot.metrics import Metrics
+from bot.settings import Settings
+from bot.store import Store, UnansweredQuestion
+from bot.transport import AiohttpRequest
+
+logger = logging.getLogger(__name__)
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+OPERATIONS_KEY = "fitbot.operations"
+# Answers less sure than this are recorded as unanswered too: the engine found something, but
+# a coach should check whether the knowledge base really covers the question.
+LOW_CONFIDENCE = 0.5
+# Telegram's update fields, in the order they are looked for.
+UPDATE_TYPES = (
+    "message",
+    "edited_message",
+    "callback_query",
+    "inline_query",
+    "channel_post",
+    "edited_channel_post",
+    "my_chat_member",
+    "chat_member",
+    "chosen_inline_result",
+)
+OTHER_UPDATE = "other"
+FILE_DOWNLOAD = "file"
+TIMEOUT_CODE = "timeout"
+NETWORK_CODE = "network"
+MS_PER_SECOND = 1000
+
+
+@dataclass
+class Trace:
+    """What happened while one update was handled; the handlers fill it in."""
+
+    question: str | None = None
+    answer: Answer | None = None
+    api_errors: list[str] = field(default_factory=list)
+
+
+_trace: ContextVar[Trace | None] = ContextVar("fitbot_trace", default=None)
+
+
+def note_answer(answer: Answer, question: str | None = None) -> None:
+    """Tell the update being handled what the engine answered, and the question if one was
+    typed (a button press has none)."""
+    trace = _trace.get()
+    if trace is not None:
+        trace.answer, trace.question = answer, question
+
+
+@dataclass(frozen=True)
+class KnowledgeSummary:
+    """The knowledge base in service: where it was read from and what it holds."""
+
+    directory: Path
+    exercises: int
+    topics: int
+    loaded_at: float
+
+    @property
+    def records(self) -> int:
+        """Exercises and topics together."""
+        return self.exercises + self.topics
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    """The outcome of a reload: the knowledge in service after it, and any problems found."""
+
+    knowledge: KnowledgeSummary
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Whether the new knowledge base is now in service."""
+        return not self.problems
+
+
+class Operations:
+    """The bot's operational state and duties, shared by handlers, transport and HTTP."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        store: Store,
+        *,
+        on_engine: Callable[[Engine], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.metrics = Metrics()
+        self.started = clock()
+        salt = settings.log_salt
+        self.hash_chat = ChatHasher(salt.reveal().encode()) if salt else ChatHasher()
+        self._clock = clock
+        self._directory = settings.knowledge
+        self._store = store
+        self._on_engine = on_engine
+        self._reloading = asyncio.Lock()
+        self._background: set[asyncio.Task[ReloadResult]] = set()
+        self.knowledge = self._summary(engine)
+        self.metrics.knowledge_records.set(self.knowledge.records)
+
+    # -- updates ------------------------------------------------------------------------
+
+    async def observe(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Handle one update inside a fresh :class:`Trace`, then account for it."""
+        trace = Trace()
+        token = _trace.set(trace)
+        started = time.perf_counter()
+        try:
+            await coroutine
+        finally:
+            _trace.reset(token)
+            self._account(update, trace, time.perf_counter() - started)
+
+    def api_error(self, method: str, code: str) -> None:
+        """Count a Bot API call that failed, and note it in the update being handled."""
+        self.metrics.api_errors.labels(method, code).inc()
+        trace = _trace.get()
+        if trace is not None:
+            trace.api_errors.append(code)
+
+    def _account(self, update: object, trace: Trace, seconds: float) -> None:
+        kind = update_type(update)
+        self.metrics.updates.labels(kind).inc()
+        if trace.answer is not None and trace.question is not None:
+            self.metrics.question(trace.answer, seconds)
+            if is_unanswered(trace.question, trace.answer):
+                self._record(trace.question, trace.answer)
+        if logger.isEnabledFor(logging.INFO):
+            fields = self._log_fields(update, kind, trace, seconds)
+            logger.info("update %s", fields, extra={STRUCTURED: True})
+
+    def _record(self, question: str, answer: Answer) -> None:
+        guess = answer.suggestions[0].exercise if answer.suggestions else None
+        entry = UnansweredQuestion(
+            text=question,
+            asked_at=self._clock(),
+            answered=answer.answered,
+            confidence=answer.confidence,
+            exercise=answer.exercise or guess,
+            intent=answer.intent,
+        )
+        try:
+            self._store.record_unanswered(entry)
+        except sqlite3.Error as exc:  # the answer was sent; losing the record must not fail it
+            logger.error("could not record an unanswered question: %s", exc)
+            return
+        self.metrics.unanswered.inc()
+
+    def _log_fields(self, update: object, kind: str, trace: Trace, seconds: float) -> str:
+        answer = trace.answer
+        fields: dict[str, object] = {"type": kind, "chat": self._chat_hash(update)}
+        if answer is not None:
+            fields |= {
+                "exercise": answer.exercise,
+                "intent": answer.intent,
+                "confidence": answer.confidence,
+                "answered": answer.answered,
+            }
+        fields["api_error"] = ",".join(trace.api_errors) or None
+        fields["latency_ms"] = round(seconds * MS_PER_SECOND, 1)
+        if logger.isEnabledFor(logging.DEBUG):
+            fields["text"] = update_text(update)
+        return logfmt(fields)
+
+    def _chat_hash(self, update: object) -> str | None:
+        if not isinstance(update, Update):
+            return None
+        if update.effective_chat is not None:
+            return self.hash_chat(update.effective_chat.id)
+        return self.hash_chat(update.effective_user.id) if update.effective_user else None
+
+    # -- knowledge ----------------------------------------------------------------------
+
+    async def reload(self) -> ReloadResult:
+        """Re-read and validate the knowledge base off the event loop; swap the engine in only
+        if it loads. One reload at a time."""
+        async with self._reloading:
+            try:
+                engine = await asyncio.to_thread(_load_engine, self._directory)
+            except KnowledgeError as exc:
+                return self._reload_failed(exc.problems)
+            except Exception as exc:  # whatever went wrong, the old knowledge stays in service
+                logger.exception("knowledge reload failed unexpectedly")
+                return self._reload_failed(
+                    (Problem(str(self._directory), "", f"unexpected error: {exc}"),)
+                )
+            self._on_engine(engine)
+            self.knowledge = self._summary(engine)
+            self.metrics.knowledge_records.set(self.knowledge.records)
+            self.metrics.reloads.labels("ok").inc()
+            logger.info(
+                "knowledge reloaded from %s: %d exercises, %d topics",
+                self._directory,
+                self.knowledge.exercises,
+                self.knowledge.topics,
+            )
+            return ReloadResult(self.knowledge)
+
+    def reload_soon(self) -> None:
+        """Start a reload in the background (the SIGHUP handler); its result is logged."""
+        task = asyncio.get_running_loop().create_task(self.reload(), name="fitbot:reload")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def uptime(self) -> float:
+        """Seconds since the application was built."""
+        return self._clock() - self.started
+
+    def unanswered_count(self) -> int:
+        """Unanswered questions kept in the store."""
+        return self._store.count_unanswered()
+
+    def _reload_failed(self, problems: tuple[Problem, ...]) -> ReloadResult:
+        self.metrics.reloads.labels("failed").inc()
+        logger.warning(
+            "knowledge reload from %s failed, the previous knowledge base stays in service: %s",
+            self._directory,
+            "; ".join(map(str, problems)),
+        )
+        return ReloadResult(self.knowledge, problems)
+
+    def _summary(self, engine: Engine) -> KnowledgeSummary:
+        kinds = [record.kind for record in engine.kb.records.values()]
+        return KnowledgeSummary(
+            self._directory, kinds.count("exercise"), kinds.count("topic"), self._clock()
+        )
+
+
+def _load_engine(directory: Path) -> Engine:
+    return Engine(load_knowledge(directory))
+
+
+def operations_of(application: AnyApplication) -> Operations:
+    """The :class:`Operations` that ``build_application`` attached to ``application``."""
+    ops = application.bot_data[OPERATIONS_KEY]
+    assert isinstance(ops, Operations)
+    return ops
+
+
+def update_type(update: object) -> str:
+    """The Telegram update field that is set (``message``, ``callback_query``...)."""
+    if isinstance(update, Update):
+        for name in UPDATE_TYPES:
+            if getattr(update, name) is not None:
+                return name
+    return OTHER_UPDATE
+
+
+def update_text(update: object) -> str | None:
+    """What the user typed or pressed: message text or caption, button data, inline query."""
+    if not isinstance(update, Update):
+        return None
+    message = update.effective_message
+    if message is not None and (message.text or message.caption):
+        return message.text or message.caption
+    if update.callback_query is not None:
+        return update.callback_query.data
+    return update.inline_query.query if update.inline_query is not None else None
+
+
+def is_unanswered(question: str, answer: Answer) -> bool:
+    """Whether a coach should see ``question``: declined or doubtful, and more than a bare
+    command (an unknown ``/dance`` asks nothing the knowledge base could answer)."""
+    if question.startswith("/") and len(question.split(maxsplit=1)) < 2:
+        return False
+    return not answer.answered or answer.confidence < LOW_CONFIDENCE
+
+
+class ObservedProcessor(BaseUpdateProcessor):
+    """Runs every update through ``inner`` (which decides order and concurrency) inside
+    :meth:`Operations.observe`."""
+
+    __slots__ = ("_inner", "_ops")
+
+    def __init__(self, inner: BaseUpdateProcessor, ops: Operations) -> None:
+        super().__init__(inner.max_concurrent_updates)
+        self._inner = inner
+        self._ops = ops
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Process ``update`` as ``inner`` does, observed."""
+        await self._inner.do_process_update(update, self._ops.observe(update, coroutine))
+
+    async def initialize(self) -> None:
+        """Initialise ``inner``."""
+        await self._inner.initialize()
+
+    async def shutdown(self) -> None:
+        """Shut ``inner`` down."""
+        await self._inner.shutdown()
+
+
+class MeteredRequest(AiohttpRequest):
+    """:class:`AiohttpRequest` that reports every Bot API call ending in an error, after its
+    own retries, to ``on_error(method, code)``: the one place all of them pass through."""
+
+    __slots__ = ("_on_error",)
+
+    def __init__(
+        self,
+        on_error: Callable[[str, str], None],
+        connection_pool_size: int,
+        *,
+        retry_after_429: bool,
+    ) -> None:
+        super().__init__(connection_pool_size, retry_after_429=retry_after_429)
+        self._on_error = on_error
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """Send the request; report a failure status or a transport failure."""
+        endpoint = url.rpartition("/")[2]
+        # A file download's last path segment is a file name: keep the label set small.
+        api_method = endpoint if endpoint.isalpha() else FILE_DOWNLOAD
+        try:
+            status, payload = await super().do_request(
+                url,
+                method,
+                request_data,
+                read_timeout,
+                write_timeout,
+                connect_timeout,
+                pool_timeout,
+            )
+        except TimedOut:
+            self._on_error(api_method, TIMEOUT_CODE)
+            raise
+        except NetworkError:
+            self._on_error(api_method, NETWORK_CODE)
+            raise
+        if status >= HTTPStatus.BAD_REQUEST:
+            self._on_error(api_method, str(status))
+        return status, payload
+
+
+# -- HTTP: /healthz and /metrics ----------------------------------------------------------
+
+
+def add_health_routes(web_app: web.Application, application: AnyApplication) -> None:
+    """Serve ``GET /healthz`` and ``GET /metrics`` for ``application`` from ``web_app``.
+
+    ``/healthz`` is 200 once the bot is initialised and receiving (its knowledge base was
+    loaded before it could be built), 503 before that and after it stops.
+    """
+    ops = operations_of(application)
+
+    async def healthz(request: web.Request) -> web.Response:
+        ready = application.running
+        body = {
+            "status": "ok" if ready else "unavailable",
+            "knowledge_records": ops.knowledge.records,
+            "uptime_seconds": round(ops.uptime()),
+        }
+        status = HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE
+        return web.json_response(body, status=status)
+
+    async def metrics(request: web.Request) -> web.Response:
+        body, content_type = ops.metrics.exposition(request.headers.get("Accept", ""))
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/metrics", metrics)
+
+
+async def start_metrics_server(
+    application: AnyApplication, settings: Settings
+) -> Callable[[], Awaitable[None]]:
+    """Serve ``/healthz`` and ``/metrics`` on the metrics port, if one is set (in webhook mode
+    on the webhook port anyway); return the coroutine function that stops it."""
+    webhook_port = settings.port if settings.webhook_url is not None else None
+    if settings.metrics_port is None or settings.metrics_port == webhook_port:
+        return _nothing
+    web_app = web.Application()
+    add_health_routes(web_app, application)
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.metrics_listen, settings.metrics_port).start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    logger.info(
+        "health and metrics on http://%s:%s/", settings.metrics_listen, settings.metrics_port
+    )
+    return runner.cleanup
+
+
+async def _nothing() -> None:
+    """Nothing to stop."""
