@@ -129,9 +129,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_report_unanswered(args: argparse.Namespace) -> int:
+    """``fitbot report unanswered``: what people asked that went unanswered, grouped."""
+    from bot.report import run_unanswered
+
+    return run_unanswered(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     from bot.evaluation import add_eval_arguments
+    from bot.report import add_unanswered_arguments
     from bot.settings import add_run_arguments
 
     parser = argparse.ArgumentParser(prog="fitbot", description=__doc__)
@@ -160,6 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="score labelled questions and dialogs (pass rates, peers)")
     add_eval_arguments(ev)
     ev.set_defaults(func=cmd_eval)
+
+    report = sub.add_parser("report", help="reports for the coach")
+    report_sub = report.add_subparsers(dest="report_command", required=True)
+    unanswered = report_sub.add_parser(
+        "unanswered", help="questions the bot declined or was unsure about, grouped by topic"
+    )
+    add_unanswered_arguments(unanswered)
+    unanswered.set_defaults(func=cmd_report_unanswered)
 
     run = sub.add_parser("run", help="run the Telegram bot")
     add_run_arguments(run)

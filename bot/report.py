@@ -1,0 +1,210 @@
+"""``fitbot report unanswered``: what people asked that the knowledge base did not answer.
+
+The questions recorded by the bot (declined, or answered with low confidence) are grouped by
+similarity so that the coach sees topics, most asked first, rather than a list of phrasings.
+Each question is reduced to its content words, stemmed ("how many calories does a squat burn"
+-> "calori squat burn"); a question joins the first group, in order of size, whose leading
+question it matches with a RapidFuzz ``token_set_ratio`` of at least :data:`GROUP_CUTOFF`,
+else it starts a group of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from bot.errors import ConfigError
+from bot.settings import DEFAULT_STATE
+from bot.store import UnansweredQuestion, read_unanswered
+from bot.text import stem, words
+
+# token_set_ratio of two questions' content stems at or above which they are one topic:
+# "deadlift properly" / "deadlift form" (79) group, "yoga" / "pilates" (22) do not.
+GROUP_CUTOFF = 75.0
+# Words that say how something is asked, not what about.
+STOPWORDS = frozenset(
+    {
+        "a", "about", "an", "and", "any", "anything", "are", "at", "be", "best", "by", "can",
+        "could", "do", "does", "doing", "for", "from", "get", "good", "have", "how", "i", "im",
+        "is", "it", "its", "me", "my", "of", "on", "or", "please", "should", "so", "tell", "the",
+        "there", "this", "to", "what", "whats", "when", "where", "which", "while", "who", "why",
+        "will", "with", "would", "you", "your",
+    }
+)  # fmt: skip
+DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
+SECONDS_PER = {"m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
+OTHER_PHRASINGS_SHOWN = 3
+DATE_FORMAT = "%Y-%m-%d %H:%M"
+EXIT_USAGE = 2
+
+
+@dataclass(frozen=True)
+class Group:
+    """Similar unanswered questions: how often asked, how, and the bot's best guess."""
+
+    count: int
+    phrasings: tuple[tuple[str, int], ...]  # distinct texts with their counts, most first
+    exercise: str | None
+    intent: str | None
+    confidence: float  # the highest among the group's questions
+    first_asked: float
+    last_asked: float
+
+    @property
+    def example(self) -> str:
+        """The most asked phrasing."""
+        return self.phrasings[0][0]
+
+
+def topic_key(text: str) -> str:
+    """The content words of ``text``, stemmed; all its words if it has no content word."""
+    tokens = words(text)
+    return " ".join(stem(w) for w in tokens if w not in STOPWORDS) or " ".join(tokens)
+
+
+def group_questions(
+    questions: Sequence[UnansweredQuestion], *, cutoff: float = GROUP_CUTOFF
+) -> list[Group]:
+    """``questions`` grouped by similarity, most asked group first."""
+    by_key: dict[str, list[UnansweredQuestion]] = {}
+    for question in questions:
+        by_key.setdefault(topic_key(question.text), []).append(question)
+    leaders: dict[int, str] = {}
+    members: list[list[UnansweredQuestion]] = []
+    for key, same in sorted(by_key.items(), key=lambda item: -len(item[1])):
+        # Keys are already lower-case word tokens, so no further processing is wanted.
+        match = process.extractOne(
+            key, leaders, scorer=fuzz.token_set_ratio, processor=None, score_cutoff=cutoff
+        )
+        if match is None:
+            leaders[len(members)] = key
+            members.append(list(same))
+        else:
+            members[match[2]].extend(same)
+    groups = [_group(found) for found in members]
+    return sorted(groups, key=lambda g: (-g.count, -g.last_asked))
+
+
+def _group(questions: list[UnansweredQuestion]) -> Group:
+    phrasings = Counter(q.text.strip() for q in questions)
+    guesses = Counter((q.exercise, q.intent) for q in questions if q.exercise or q.intent)
+    exercise, intent = guesses.most_common(1)[0][0] if guesses else (None, None)
+    times = [q.asked_at for q in questions]
+    return Group(
+        count=len(questions),
+        phrasings=tuple(phrasings.most_common()),
+        exercise=exercise,
+        intent=intent,
+        confidence=max(q.confidence for q in questions),
+        first_asked=min(times),
+        last_asked=max(times),
+    )
+
+
+def parse_since(text: str, *, now: float) -> float:
+    """Unix time from ``7d``/``24h``/``30m``/``2w`` (ago) or an ISO date or date-time (local
+    time unless it names a zone). Raises :class:`ValueError` for anything else."""
+    duration = DURATION.fullmatch(text.strip().lower())
+    if duration:
+        return now - int(duration.group(1)) * SECONDS_PER[duration.group(2)]
+    try:
+        return datetime.fromisoformat(text.strip()).timestamp()
+    except ValueError:
+        raise ValueError(
+            f"--since wants a duration such as 7d, 24h, 30m or 2w, or a date such as "
+            f"2024-05-01, got {text!r}"
+        ) from None
+
+
+def render_text(groups: Sequence[Group], since: float | None) -> str:
+    """The report for a terminal."""
+    total = sum(g.count for g in groups)
+    window = f" since {_when(since)}" if since is not None else ""
+    if not groups:
+        return f"No unanswered questions{window}."
+    lines = [
+        f"{total} unanswered question(s) in {len(groups)} group(s){window}, most asked first:"
+    ]
+    for group in groups:
+        lines += ["", f"{group.count:>5}x  {group.example}"]
+        guess = "/".join(part for part in (group.exercise, group.intent) if part) or "none"
+        lines.append(
+            f"        best guess: {guess} (confidence {group.confidence:.2f}); "
+            f"last asked {_when(group.last_asked)}"
+        )
+        others = [json.dumps(text, ensure_ascii=False) for text, _ in group.phrasings[1:]]
+        if others:
+            shown = ", ".join(others[:OTHER_PHRASINGS_SHOWN])
+            more = len(others) - OTHER_PHRASINGS_SHOWN
+            lines.append(f"        also: {shown}" + (f" (+{more} more)" if more > 0 else ""))
+    return "\n".join(lines)
+
+
+def render_json(groups: Sequence[Group], since: float | None) -> dict[str, Any]:
+    """The report as JSON (times in ISO 8601 with their UTC offset)."""
+    return {
+        "since": _iso(since) if since is not None else None,
+        "total": sum(g.count for g in groups),
+        "groups": [
+            {
+                "count": g.count,
+                "example": g.example,
+                "phrasings": [{"text": text, "count": n} for text, n in g.phrasings],
+                "best_guess": {
+                    "exercise": g.exercise,
+                    "intent": g.intent,
+                    "confidence": g.confidence,
+                },
+                "first_asked": _iso(g.first_asked),
+                "last_asked": _iso(g.last_asked),
+            }
+            for g in groups
+        ],
+    }
+
+
+def add_unanswered_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``fitbot report unanswered``."""
+    parser.add_argument(
+        "--since",
+        help="only questions asked since DATE (2024-05-01, local time) or DURATION ago "
+        "(30m, 24h, 7d, 2w)",
+    )
+    parser.add_argument("--state", type=Path, help="state file (env FITBOT_STATE)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run_unanswered(args: argparse.Namespace) -> int:
+    """``fitbot report unanswered``: 0 with the report, 2 for a bad flag or no state file."""
+    state = args.state or Path(os.environ.get("FITBOT_STATE") or DEFAULT_STATE)
+    try:
+        since = parse_since(args.since, now=time.time()) if args.since else None
+        groups = group_questions(read_unanswered(state, since))
+    except (ValueError, ConfigError) as exc:
+        print(f"fitbot report unanswered: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(render_json(groups, since), ensure_ascii=False, indent=2))
+    else:
+        print(render_text(groups, since))
+    return 0
+
+
+def _when(stamp: float) -> str:
+    return time.strftime(DATE_FORMAT, time.localtime(stamp))
+
+
+def _iso(stamp: float) -> str:
+    return datetime.fromtimestamp(stamp).astimezone().isoformat(timespec="seconds")
