@@ -12,11 +12,12 @@ from typing import Any, TextIO
 
 from bot.context import Context
 from bot.engine import Engine, Reply
-from bot.errors import KnowledgeError
+from bot.errors import ConfigError, KnowledgeError
 from bot.knowledge import default_knowledge_dir, load_knowledge
 from bot.render import render_text
 
 EXIT_BROKEN_KNOWLEDGE = 2
+EXIT_BAD_CONFIG = 2
 
 
 def _engine(directory: Path | None) -> Engine:
@@ -193,6 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KnowledgeError as exc:
         print(f"fitbot: refusing to start: {exc}", file=sys.stderr)
         return EXIT_BROKEN_KNOWLEDGE
+    except ConfigError as exc:
+        print(f"fitbot: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
 
 
 if __name__ == "__main__":

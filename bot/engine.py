@@ -488,8 +488,8 @@ class Engine:
             return sections.alternatives(record, self.kb, ask.wanted, self._situations)
         if intent == "benefits" and has_section(record, "benefits"):
             texts = [f"{b.name} {b.text}" for b in record.benefits]
-            lead = -1 if kind == "suits" else self._item(kind, "benefit", index, ask, texts)
-            return sections.benefits(record, lead)
+            first = -1 if kind == "suits" else self._item(kind, "benefit", index, ask, texts)
+            return sections.benefits(record, first)
         if intent == "variations" and record.variations:
             texts = [f"{v.name} {v.text}" for v in record.variations]
             return sections.variations(record, self._item(kind, "var", index, ask, texts))

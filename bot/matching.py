@@ -356,10 +356,10 @@ class Index:
         self._alias_df = {t: len(r) for t, r in df.items()}
         # Multi-word aliases by the words in them, for partial names.
         self._aliases_with: dict[str, list[tuple[str, ...]]] = defaultdict(list)
-        for alias in self.aliases:
-            if len(alias) > 1:
-                for t in set(alias):
-                    self._aliases_with[t].append(alias)
+        for words_ in self.aliases:
+            if len(words_) > 1:
+                for t in set(words_):
+                    self._aliases_with[t].append(words_)
         self._alias_len = max((len(a) for a in self.aliases), default=1)
 
     # -- reading a question --------------------------------------------------------------

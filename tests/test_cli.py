@@ -112,3 +112,16 @@ def test_no_token_falls_back_to_the_terminal_chat(monkeypatch: pytest.MonkeyPatc
         check=True,
     )
     assert "Hi, I'm fitbot" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "token", ["garbage", "123:short", "no-colon-at-all-abcdefghijklmnopqrstuvwxyz"]
+)
+def test_a_malformed_token_gets_a_clear_message(
+    token: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", token)
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "TELEGRAM_BOT_TOKEN is malformed" in err
+    assert token not in err and "Traceback" not in err
