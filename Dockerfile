@@ -29,9 +29,10 @@ FROM python:3.11-slim-bookworm AS runtime
 
 # FITBOT_KNOWLEDGE: the baked-in knowledge base; mount a directory over /app/knowledge to
 #   replace it. FITBOT_STATE: per-chat context and unanswered questions, on the /data volume.
-# FITBOT_WEBHOOK_LISTEN/PORT: in a container the webhook must listen on all interfaces (the
-#   bot's own default is 127.0.0.1, unreachable through a published port).
-# FITBOT_METRICS_PORT: /healthz and /metrics in polling mode; the HEALTHCHECK probes it.
+# FITBOT_WEBHOOK_LISTEN/PORT, FITBOT_METRICS_LISTEN: in a container the servers must listen on
+#   all interfaces (the bot's own default is 127.0.0.1, unreachable through a published port).
+# FITBOT_METRICS_PORT: /healthz and /metrics in polling and webhook mode alike; the
+#   HEALTHCHECK probes it, so it means the same in both modes.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -39,6 +40,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     FITBOT_STATE=/data/fitbot.sqlite3 \
     FITBOT_WEBHOOK_LISTEN=0.0.0.0 \
     FITBOT_WEBHOOK_PORT=8443 \
+    FITBOT_METRICS_LISTEN=0.0.0.0 \
     FITBOT_METRICS_PORT=9090
 
 RUN groupadd --system --gid 10001 fitbot \

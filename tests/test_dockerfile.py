@@ -433,6 +433,7 @@ def test_runtime_stage_is_not_root_and_wired_up(stages: list[Stage]) -> None:
     exposed = {p.split("/")[0] for i in runtime.of("EXPOSE") for p in i.args.split()}
     assert {env["FITBOT_WEBHOOK_PORT"], env["FITBOT_METRICS_PORT"]} <= exposed
     assert env["FITBOT_WEBHOOK_LISTEN"] == "0.0.0.0", "a published port needs all interfaces"
+    assert env["FITBOT_METRICS_LISTEN"] == "0.0.0.0", "a published port needs all interfaces"
     assert exec_form(runtime.of("CMD")[-1].args) == ["fitbot", "run"]
     assert len(runtime.of("HEALTHCHECK")) == 1
 
