@@ -516,7 +516,7 @@ async def test_update_log_line_has_the_text_only_at_debug(
     level: int,
     shows_text: bool,
 ) -> None:
-    caplog.set_level(level, logger="bot.operations")
+    caplog.set_level(level)
     async with running(fake_api, engine, settings_for(fake_api, tmp_path)):
         fake_api.push_text(5, CALORIES)
         await settle(fake_api, 5, 1)
@@ -527,6 +527,11 @@ async def test_update_log_line_has_the_text_only_at_debug(
     assert "answered=false" in line
     assert (f"text={json.dumps(CALORIES)}" in line) is shows_text
     assert " chat=5 " not in line
+    if not shows_text:  # nothing logged at INFO carries the message text, or the token
+        formatter, secret = LogfmtFormatter(), fake_api.token.partition(":")[2]
+        for record in caplog.records:
+            shown = formatter.format(record)
+            assert "calories" not in shown and secret not in shown
 
 
 def test_logfmt_quotes_what_needs_quoting_and_leaves_out_none() -> None:
