@@ -172,14 +172,13 @@ class Engine:
             return Reply(self._distinct(*reading.distinct), context)
         # An uncovered exercise ("goblet squat", "sumo deadlift") is declined unless the
         # question also names a covered one outright, elsewhere than inside it.
-        uncovered = reading.unknown_exercise
-        if uncovered is not None and not any(
+        if reading.uncovered and not any(
             m.exact
             and m.strength >= CONTEXT_STRENGTH
-            and (m.end <= uncovered.start or m.start >= uncovered.end)
+            and all(m.end <= u.start or m.start >= u.end for u in reading.uncovered)
             for m in reading.mentions
         ):
-            return Reply(self._decline(uncovered.name), context)
+            return Reply(self._decline(reading.uncovered[0].name), context)
         if reading.safety:
             # A pain, injury or condition stays in mind for the rest of the chat.
             context = replace(context, constraints=_merge(context.constraints, (MEDICAL,)))
@@ -544,7 +543,7 @@ class Engine:
             for muscle in group:
                 names = " ".join((muscle.name, muscle.detail or "", *muscle.aliases))
                 if asked & set(an.terms(names)) - {"muscl", "group"}:
-                    return f"Yes: the {muscle.name} work as {role} in the {record.name.lower()}."
+                    return f"Yes: the {record.name.lower()} works the {muscle.name} as {role}."
         mentioned = asked & self.index.muscle_terms
         if mentioned:
             main = ", ".join(x.name for x in m.primary) or "the muscles below"

@@ -89,7 +89,7 @@ class Reading:
     safety: bool
     greeting: bool
     correction: bool
-    unknown_exercise: Uncovered | None
+    uncovered: tuple[Uncovered, ...]
     distinct: tuple[str, DistinctFrom] | None
     ask_terms: tuple[str, ...]
     coverage: float
@@ -204,20 +204,23 @@ class Index:
         for situation in lang.situations:
             signals.extend((p, ("situation", situation.id)) for p in _phrases(an, situation.cues))
         for kind, cues in (
-            ("safety", lang.safety_cues),
             ("greeting", lang.greetings),
             ("correction", lang.corrections),
             ("pronoun", lang.pronouns),
         ):
             signals.extend((p, (kind, "")) for p in _phrases(an, cues))
         self.signals = PhraseIndex(signals)
+        # Safety words are matched as written, not stemmed: "pulling my knees" is no "pulled
+        # my hamstring", "replace my squats" no "hip replacement".
+        self.safety = PhraseIndex((tuple(words(c)), c) for c in lang.safety_cues)
         # Cues of two or more content words also count in any order, with words between
         # ("my balance is pretty bad" for "bad balance").
         self._loose_situations = [
-            (situation.id, loose)
+            (situation.id, frozenset(phrase))
             for situation in lang.situations
             for phrase in _phrases(an, situation.cues)
-            if len(loose := frozenset(t for t in phrase if not an.is_stopword(t))) > 1
+            # Only cues of content words alone: "no cable" loosened would lose its "no".
+            if len(phrase) > 1 and not any(an.is_stopword(t) for t in phrase)
         ]
         # What each situation is about: the words most of its cues share ("core", "home").
         self.situation_terms = {
@@ -314,6 +317,9 @@ class Index:
         }
         self._max_idf = math.log(1 + (total + 0.5) / 0.5)
         self._avg_len = sum(len(u.terms) for u in self.units) / max(total, 1)
+        self._pairs = frozenset(
+            p for u in self.units for p in zip(u.terms, u.terms[1:], strict=False)
+        )
 
     def _build_muscles(self, kb: KnowledgeBase) -> None:
         """Muscle names (with their aliases) to terms, and each record's main-muscle terms."""
@@ -361,6 +367,7 @@ class Index:
                 for t in set(words_):
                     self._aliases_with[t].append(words_)
         self._alias_len = max((len(a) for a in self.aliases), default=1)
+        self._alias_heads = frozenset(a[-1] for a in self.aliases)
 
     # -- reading a question --------------------------------------------------------------
 
@@ -414,10 +421,10 @@ class Index:
             intents=intents,
             muscle_ask=muscle_ask,
             situations=self._situations(terms, found),
-            safety="safety" in kinds,
+            safety=bool(self.safety.find(analysed.surface)),
             greeting=bool(greeting) and _only(terms, greeting, self.analyzer),
             correction="correction" in kinds,
-            unknown_exercise=self._unknown_exercise(terms, analysed, mentions),
+            uncovered=tuple(self._uncovered(terms, analysed, mentions)),
             distinct=self._distinct(terms, mentions),
             ask_terms=ask,
             coverage=known / len(content) if content else 1.0,
@@ -496,13 +503,14 @@ class Index:
                 best[rid] = mention
         yield from best.values()
 
-    def _unknown_exercise(
+    def _uncovered(
         self, terms: tuple[str, ...], analysed: Analysed, mentions: tuple[Mention, ...]
-    ) -> Uncovered | None:
-        """An exercise the question names that no record covers ("goblet squat").
+    ) -> Iterator[Uncovered]:
+        """Exercises the question names that no record covers ("goblet squat").
 
         A one-word alias ("squat") does not protect its word from a modifier in front of it:
-        "goblet squat" is not the squat the knowledge base describes.
+        "goblet squat" is not the squat the knowledge base describes. A pair the knowledge
+        itself uses ("yoga pose") is a description, not a name.
         """
         named = {i for m in mentions if m.exact for i in range(m.start, m.end)}
         phrase_named = {
@@ -524,11 +532,14 @@ class Index:
                 and prev not in self.nouns
                 else None
             )
-            if modifier is not None and not self._alias_has(modifier, term):
-                return Uncovered(f"{modifier} {term}", i - 1, i + 1)
-            if modifier is None and term in self.foreign_nouns:
-                return Uncovered(term, i, i + 1)
-        return None
+            if (
+                modifier is not None
+                and not self._alias_has(modifier, term)
+                and not ((modifier, term) in self._pairs and term in self._alias_heads)
+            ):
+                yield Uncovered(analysed.words_of(i - 1, i + 1), i - 1, i + 1)
+            elif modifier is None and term in self.foreign_nouns:
+                yield Uncovered(analysed.words_of(i, i + 1), i, i + 1)
 
     def _alias_has(self, *parts: str) -> bool:
         return any(all(p in alias for p in parts) for alias in self.aliases)

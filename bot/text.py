@@ -63,7 +63,8 @@ class Analysed:
     ``terms`` is the full sequence of stems with synonyms applied (for phrase and cue
     matching); ``content`` drops stopwords and bare numbers (for scoring); ``corrected`` maps
     misspelt words to the known words they were read as; ``gerunds`` holds stems that were
-    only ever written as "-ing" verbs ("squatting"), not as nouns.
+    only ever written as "-ing" verbs ("squatting"), not as nouns; ``surface`` holds the words
+    as written (typos fixed) and ``origin`` the surface index each term came from.
     """
 
     terms: tuple[str, ...]
@@ -71,6 +72,14 @@ class Analysed:
     corrected: Mapping[str, str]
     unknown: tuple[str, ...]
     gerunds: frozenset[str] = frozenset()
+    surface: tuple[str, ...] = ()
+    origin: tuple[int, ...] = ()
+
+    def words_of(self, start: int, end: int) -> str:
+        """The question's own words (typos fixed, not stemmed) behind ``terms[start:end]``."""
+        if not self.origin or end <= start:
+            return " ".join(self.terms[start:end])
+        return " ".join(self.surface[self.origin[start] : self.origin[end - 1] + 1])
 
 
 class Analyzer:
@@ -123,6 +132,7 @@ class Analyzer:
         corrected: dict[str, str] = {}
         unknown: list[str] = []
         stems: list[str] = []
+        surface: list[str] = []
         ing: set[str] = set()
         plain: set[str] = set()
         for word in words(text):
@@ -134,10 +144,19 @@ class Analyzer:
                     corrected[word] = fixed
                     word = fixed
             stems.append(stem(word))
+            surface.append(word)
             (ing if word.endswith("ing") else plain).add(stems[-1])
-        terms = self._apply_synonyms(stems)
+        terms, origin = self._apply_synonyms(stems)
         content = tuple(t for t in terms if t not in self._stop and not t.isdigit())
-        return Analysed(terms, content, corrected, tuple(unknown), frozenset(ing - plain))
+        return Analysed(
+            terms,
+            content,
+            corrected,
+            tuple(unknown),
+            frozenset(ing - plain),
+            tuple(surface),
+            origin,
+        )
 
     def terms(self, text: str) -> tuple[str, ...]:
         """Stems with synonyms applied, no typo correction (for knowledge text and cues).
@@ -154,19 +173,24 @@ class Analyzer:
         """Whether ``term`` (a stem) carries no meaning for matching."""
         return term in self._stop
 
-    def _apply_synonyms(self, stems: list[str]) -> tuple[str, ...]:
+    def _apply_synonyms(self, stems: list[str]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """Stems with synonym phrases replaced, and the stem index each output term came from."""
         out: list[str] = []
+        origin: list[int] = []
         i = 0
         while i < len(stems):
             found = self._synonyms.longest_at(stems, i)
             if found is None:
                 out.append(stems[i])
+                origin.append(i)
                 i += 1
             else:
                 size, target = found
                 out.extend(target)
+                # A replacement maps onto the words it replaced, first to last.
+                origin.extend(min(i + k, i + size - 1) for k in range(len(target)))
                 i += size
-        return tuple(out)
+        return tuple(out), tuple(origin)
 
 
 class PhraseIndex(Generic[T]):
