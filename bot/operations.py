@@ -15,6 +15,7 @@ the knowledge base validates; an answer under way finishes on the engine it star
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sqlite3
 import time
@@ -229,6 +230,10 @@ class Operations:
                     (Problem(str(self._directory), "", f"unexpected error: {exc}"),)
                 )
             self._on_engine(engine)
+            if gc.get_freeze_count():
+                # run() keeps the start-up knowledge out of the collector's full passes (they
+                # stall replies); keep the new one out too.
+                gc.freeze()
             self.knowledge = self._summary(engine)
             self.metrics.knowledge_records.set(self.knowledge.records)
             self.metrics.reloads.labels("ok").inc()
