@@ -44,6 +44,8 @@ DESCRIPTION_MIN_FIT = 0.6
 DESCRIPTION_MARGIN = 0.15
 # A rare word ("inhibition", "valgus") identifies its item with a weaker overall match.
 RARE_MIN_TEXT = 0.35
+# Answers that open with what fits the person's stated situation.
+SITUATION_LEAD = ("overview", "what", "benefits")
 # The constraint a pain, injury or medical condition leaves in a chat's context.
 MEDICAL = "medical"
 # How surely a record found only by the question's words is meant.
@@ -52,6 +54,10 @@ GLOBAL_STRENGTH = 0.8
 OVERVIEW_MAX_TEXT = 0.3
 # An item leads its section when it holds at least this share of the question's words.
 LEAD_MIN_OVERLAP = 0.34
+# Word match kept by items answering another ask than the one clearly asked.
+OFF_ASK_FACTOR = 0.5
+# What a FAQ answer gives up against a whole section with the same score.
+FAQ_PENALTY = 0.15
 # Without a named record, only the best few units by their words compete.
 TOP_HITS = 50
 # Two candidate records this close in strength are ambiguous: offer both instead of guessing.
@@ -340,7 +346,9 @@ class Engine:
     def _comparison_pair(self, reading: Reading, context: Context) -> tuple[str, ...]:
         """The two records to compare, when comparing is the clearest ask."""
         weight = reading.intents.get("comparison", 0.0)
-        rivals = [w for i, w in reading.intents.items() if i != "comparison" and w >= weight]
+        # The comparison card shows what each is and its main muscles, so those asks fit it.
+        shown = ("comparison", "what", "muscles", "benefits")
+        rivals = [w for i, w in reading.intents.items() if i not in shown and w >= weight]
         if weight < 0.5 or rivals:
             return ()
         named = reading.records
@@ -386,8 +394,14 @@ class Engine:
             intents["comparison"] = min(intents["comparison"], HINT)
 
         def score(hit: Hit) -> float:
+            # A clear ask ("how heavy") halves the word match of items answering other asks:
+            # a FAQ on "too heavy" shares the word but not the question.
+            off_ask = reading.clear_intents and hit.unit.intent not in reading.clear_intents
+            # A FAQ answer is narrower than its section, so it must match more to win.
+            faq = FAQ_PENALTY if hit.unit.key.startswith("faq:") else 0.0
             return (
-                W_TEXT * hit.text
+                W_TEXT * hit.text * (OFF_ASK_FACTOR if off_ask else 1.0)
+                - faq
                 + W_INTENT * intents.get(hit.unit.intent, 0.0)
                 + W_RECORD * strengths.get(hit.unit.record, 0.0)
             )
@@ -677,11 +691,9 @@ class Engine:
         lead: list[Block] = []
         if MEDICAL in wanted:
             lead.append(Block(None, (self.kb.language.referral,), "paragraph"))
-        situation = (
-            self._situation_lead(record, wanted)
-            if intent not in ("cautions", "alternatives")
-            else None
-        )
+        # Only answers about the exercise as a whole ("is it for me?") lead with the
+        # situation; steps or variations would repeat it on every follow-up.
+        situation = self._situation_lead(record, wanted) if intent in SITUATION_LEAD else None
         if situation:
             lead.append(Block(None, (situation,), "paragraph"))
         blocks = (*lead, *(b for p in parts for b in p.blocks))

@@ -96,6 +96,7 @@ class Reading:
     ask_coverage: float = 1.0
     refers_back: bool = False
     muscle_ask: bool = False
+    clear_intents: frozenset[str] = frozenset()
     hits: tuple[Hit, ...] = field(default=())
 
     @property
@@ -420,6 +421,7 @@ class Index:
             mentions=mentions,
             intents=intents,
             muscle_ask=muscle_ask,
+            clear_intents=frozenset(v for _, _, (k, v) in found if k == "cue"),
             situations=self._situations(terms, found),
             safety=bool(self.safety.find(analysed.surface)),
             greeting=bool(greeting) and _only(terms, greeting, self.analyzer),

@@ -37,7 +37,7 @@ MIN_TYPO_LENGTH = 5
 def normalise(text: str) -> str:
     """Fold Unicode compatibility forms, case, apostrophes and dashes; drop control characters."""
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES)
-    text = _DASHES.sub("-", text).casefold()
+    text = _DASHES.sub("-", text).casefold().replace("%", " percent ")
     text = text.replace("'", "")  # "what's" -> "whats", "don't" -> "dont"
     return _INVISIBLE.sub("", text)
 
