@@ -32,6 +32,9 @@ SINGLE_WORD_STRENGTH = 0.9
 GENERIC_ALIAS_STRENGTH = 0.6
 # A part of a name is weaker evidence than a description that fits a record well.
 PARTIAL_STRENGTH = 0.6
+# The signals that say what is asked, and the words that may stand before a named exercise.
+ASKS = ("cue", "hint")
+DETERMINERS = frozenset({"a", "an", "the", "my", "your", "these", "those", "this", "that"})
 # A word found in at most this many knowledge items is rare enough to identify one alone.
 RARE_DF = 3
 # How much one hint word leans towards its ask (a clear cue phrase counts 1).
@@ -211,6 +214,15 @@ class Index:
         ):
             signals.extend((p, (kind, "")) for p in _phrases(an, cues))
         self.signals = PhraseIndex(signals)
+        self._other_exercises = PhraseIndex(
+            (p, words_of) for words_of in lang.uncovered_exercises for p in (an.terms(words_of),)
+        )
+        # Those the knowledge itself mentions, by their terms.
+        self._example_names = frozenset(
+            tuple(terms[a:b])
+            for terms in (an.terms(t) for r in kb.records.values() for _, _, t in record_texts(r))
+            for a, b, _ in self._other_exercises.find(terms)
+        )
         # Safety words are matched as written, not stemmed: "pulling my knees" is no "pulled
         # my hamstring", "replace my squats" no "hip replacement".
         self.safety = PhraseIndex((tuple(words(c)), c) for c in lang.safety_cues)
@@ -404,15 +416,18 @@ class Index:
         found = self.signals.find(terms)
         kinds = {kind for _, _, (kind, _) in found}
         greeting = [(a, b) for a, b, (kind, _) in found if kind == "greeting"]
+        # Asks are read with each named exercise standing as "it", so one cue phrase covers
+        # "what does it work" and "what does a reverse squat work".
+        asks = [f for f in self.signals.find(self._as_it(terms, mentions)) if f[2][0] in ASKS]
         # Words of clear cue phrases only say what kind of answer is wanted ("checklist"),
         # so they weigh less in the text match than the words saying what it is about.
         weights = {
-            terms[i]: CUE_TERM_WEIGHT
-            for a, b, (kind, _) in found
+            t: CUE_TERM_WEIGHT
+            for a, b, (kind, _) in asks
             if kind == "cue"
-            for i in range(a, b)
+            for t in self.signals_terms(a, b, terms, mentions)
         }
-        intents = _intents(found)
+        intents = _intents(asks)
         muscle_ask = "muscles" in intents
         if set(ask) & self.muscle_terms and not muscle_ask:
             intents["muscles"] = HINT_WEIGHT  # "does it hit my glutes or quads?"
@@ -421,7 +436,7 @@ class Index:
             mentions=mentions,
             intents=intents,
             muscle_ask=muscle_ask,
-            clear_intents=frozenset(v for _, _, (k, v) in found if k == "cue"),
+            clear_intents=frozenset(v for _, _, (k, v) in asks if k == "cue"),
             situations=self._situations(terms, found),
             safety=bool(self.safety.find(analysed.surface)),
             greeting=bool(greeting) and _only(terms, greeting, self.analyzer),
@@ -434,6 +449,28 @@ class Index:
             refers_back="pronoun" in kinds,
             hits=self.search(ask, weights=weights),
         )
+
+    def _as_it(self, terms: tuple[str, ...], mentions: tuple[Mention, ...]) -> tuple[str, ...]:
+        """``terms`` with each exactly named record (and a determiner before it) as "it"."""
+        starts = {m.start: m.end for m in mentions if m.exact}
+        out: list[str] = []
+        i = 0
+        while i < len(terms):
+            if i in starts:
+                if out and out[-1] in DETERMINERS:
+                    out.pop()
+                out.append("it")
+                i = starts[i]
+            else:
+                out.append(terms[i])
+                i += 1
+        return tuple(out)
+
+    def signals_terms(
+        self, a: int, b: int, terms: tuple[str, ...], mentions: tuple[Mention, ...]
+    ) -> tuple[str, ...]:
+        """The terms of a cue found at ``a:b`` of the "it" form of ``terms``."""
+        return self._as_it(terms, mentions)[a:b]
 
     def _situations(
         self, terms: tuple[str, ...], found: list[tuple[int, int, tuple[str, str]]]
@@ -542,6 +579,12 @@ class Index:
                 yield Uncovered(analysed.words_of(i - 1, i + 1), i - 1, i + 1)
             elif modifier is None and term in self.foreign_nouns:
                 yield Uncovered(analysed.words_of(i, i + 1), i, i + 1)
+        for start, end, _ in self._other_exercises.find(terms):
+            # The knowledge uses some as examples ("negative pull-ups"): with a record in
+            # view such a name is that example, not a request about the exercise.
+            example = mentions and terms[start:end] in self._example_names
+            if not named.intersection(range(start, end)) and not example:
+                yield Uncovered(analysed.words_of(start, end), start, end)
 
     def _alias_has(self, *parts: str) -> bool:
         return any(all(p in alias for p in parts) for alias in self.aliases)

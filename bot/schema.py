@@ -91,6 +91,11 @@ class LanguageFile(Model):
         description="single words naming a kind of exercise ('press', 'lunge'): a phrase built "
         "on one that no record claims is an exercise we do not cover"
     )
+    uncovered_exercises: tuple[Text, ...] = Field(
+        default=(),
+        description="names of exercises not covered that no single word gives away "
+        "('pull up', 'dead bug'): the bot declines them rather than guess",
+    )
     generic_modifiers: tuple[Text, ...] = Field(
         default=(), description="words that do not change which exercise is meant ('heavy')"
     )

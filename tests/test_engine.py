@@ -279,3 +279,42 @@ def test_context_round_trips_through_json() -> None:
     context = Context(("reverse-squat",), "muscles", ("weak-core",), ())
     assert Context.from_json(context.to_json()) == context
     assert Context.from_json("not json") == Context()
+
+
+@pytest.mark.parametrize(
+    ("question", "intent"),
+    [
+        pytest.param("what does a reverse squat work?", "muscles", id="cue-around-the-name"),
+        pytest.param("is the backwards leg hold safe?", "cautions", id="is-it-safe"),
+    ],
+)
+def test_cue_phrases_read_around_the_exercise_name(
+    engine: Engine, question: str, intent: str
+) -> None:
+    assert engine.ask(question).answer.intent == intent
+
+
+def test_the_word_muscles_is_not_always_the_ask(engine: Engine) -> None:
+    reply = engine.ask("why do my muscles need a rest day after squatting?")
+    assert reply.answer.exercise == "recovery"
+    assert "rebuild" in text_of(reply)
+
+
+def test_a_known_exercise_in_context_does_not_absorb_an_uncovered_one(engine: Engine) -> None:
+    reply = ask(engine, "how do I do a reverse squat", "how to do a pull up")
+    assert not reply.answer.answered
+    assert "pull up" in text_of(reply)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "reverse squat: do I breathe in or out while pulling my knees up?",
+        "can I replace my back squats with negative squats?",
+        "how do i do reverse squats on the cable machine",
+    ],
+)
+def test_no_false_alarms(engine: Engine, question: str) -> None:
+    reply = text_of(engine.ask(question))
+    assert "physiotherapist" not in reply  # no safety card: nobody is hurt
+    assert "you mentioned" not in reply  # no situation the person did not state
