@@ -58,6 +58,8 @@ LEAD_MIN_OVERLAP = 0.34
 OFF_ASK_FACTOR = 0.5
 # What a FAQ answer gives up against a whole section with the same score.
 FAQ_PENALTY = 0.15
+# How many records a "did you mean" offers at most.
+MAX_SUGGESTIONS = 4
 # Without a named record, only the best few units by their words compete.
 TOP_HITS = 50
 # Two candidate records this close in strength are ambiguous: offer both instead of guessing.
@@ -172,8 +174,8 @@ class Engine:
         reading = self.index.read(text)
         constraints = _merge(context.constraints, reading.situations)
         context = replace(context, constraints=constraints)
-        if reading.greeting and not reading.mentions:
-            return Reply(self._welcome(False), context)
+        if reading.small_talk and not reading.mentions:
+            return self._small_talk(reading.small_talk, context)
         if reading.distinct is not None:
             return Reply(self._distinct(*reading.distinct), context)
         # An uncovered exercise ("goblet squat", "sumo deadlift") is declined unless the
@@ -196,6 +198,9 @@ class Engine:
         if strengths is None:
             if reading.situations:
                 return Reply(self._noted(reading.situations), context)
+            candidates = self._named_in_part(reading)
+            if candidates:
+                return Reply(self._did_you_mean(candidates), replace(context, pending=candidates))
             return Reply(self._decline(None), context)
         if reading.ask_coverage < MIN_ASK_COVERAGE:
             # The record is known but what is asked about it is not ("calories", "protein").
@@ -216,6 +221,32 @@ class Engine:
         if not reading.mentions and not context.exercises:
             reading = self._described(reading, next(iter(strengths)))
         return self._best_unit(reading, strengths, context)
+
+    def _small_talk(self, kind: str, context: Context) -> Reply:
+        """Replies to messages that are not questions: hello, help, thanks, yes."""
+        if kind in ("start", "help"):
+            return Reply(self._welcome(kind == "help"), context)
+        if kind == "exercises":
+            return Reply(self._covered(), context)
+        if kind == "yes" and context.pending:
+            return self.show(context.pending[0], "overview", context)
+        text = (
+            "You're welcome. Ask me anything else about the exercises I cover, or send /exercises."
+            if kind == "thanks"
+            else "What would you like to know? Name an exercise, or send /exercises."
+        )
+        title = "You're welcome" if kind == "thanks" else "OK"
+        answer = Answer(True, title, (Block(None, (text,), "paragraph"),), intent=kind)
+        return Reply(answer, context)
+
+    def _named_in_part(self, reading: Reading) -> tuple[str, ...]:
+        """For a one- or two-word message ("stretch", "hip"), the few records whose names
+        use those words, to offer instead of a flat "not covered"."""
+        words_ = [t for t in reading.analysed.content if not t.isdigit()]
+        if not words_ or len(words_) > 2 or reading.coverage < 1.0:
+            return ()
+        found = [r for r in self.index.records_named_with(words_) if r in self.kb.records]
+        return tuple(found) if 2 <= len(found) <= MAX_SUGGESTIONS else ()
 
     def _record_strengths(self, reading: Reading, context: Context) -> dict[str, float] | None:
         """How strongly each candidate record is meant; None when nothing points anywhere."""
@@ -829,16 +860,15 @@ class Engine:
         )
 
     def _did_you_mean(self, candidates: tuple[str, ...]) -> Answer:
-        names = tuple(self.kb.records[c].name for c in candidates)
         note = Block(
             None,
-            ("I'm not sure which exercise you mean. Did you mean one of these?",),
+            ("I'm not sure which exercise you mean. Pick one, or say yes for the first.",),
             "paragraph",
         )
         return Answer(
             False,
             "Did you mean…?",
-            (note, Block(None, names)),
+            (note,),
             confidence=0.4,
             suggestions=tuple(Choice(self.kb.records[c].name, c, "overview") for c in candidates),
         )

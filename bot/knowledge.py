@@ -140,7 +140,12 @@ def _load_model(path: Path, model: type[M], problems: list[Problem]) -> M | None
 def _field_path(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if part == "[key]":
+            out += " (a key)"  # pydantic's marker for a mapping key that is wrong
+        elif isinstance(part, int) and not isinstance(part, bool):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
     return out
 
 

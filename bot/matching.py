@@ -90,7 +90,7 @@ class Reading:
     intents: dict[str, float]
     situations: tuple[str, ...]
     safety: bool
-    greeting: bool
+    small_talk: str | None
     correction: bool
     uncovered: tuple[Uncovered, ...]
     distinct: tuple[str, DistinctFrom] | None
@@ -207,8 +207,9 @@ class Index:
                 signals.extend((p, (kind, intent)) for p in _phrases(an, cues))
         for situation in lang.situations:
             signals.extend((p, ("situation", situation.id)) for p in _phrases(an, situation.cues))
+        for talk, cues in lang.small_talk.items():
+            signals.extend((p, ("talk", talk)) for p in _phrases(an, cues))
         for kind, cues in (
-            ("greeting", lang.greetings),
             ("correction", lang.corrections),
             ("pronoun", lang.pronouns),
         ):
@@ -275,7 +276,7 @@ class Index:
             lang.safety_cues,
             lang.exercise_nouns,
             lang.generic_modifiers,
-            lang.greetings,
+            *lang.small_talk.values(),
             lang.stopwords,
             lang.corrections,
         ):
@@ -415,7 +416,7 @@ class Index:
         ask_known = sum(1 for t in ask if self._known(t))
         found = self.signals.find(terms)
         kinds = {kind for _, _, (kind, _) in found}
-        greeting = [(a, b) for a, b, (kind, _) in found if kind == "greeting"]
+        talk = [(a, b, v) for a, b, (kind, v) in found if kind == "talk"]
         # Asks are read with each named exercise standing as "it", so one cue phrase covers
         # "what does it work" and "what does a reverse squat work".
         asks = [f for f in self.signals.find(self._as_it(terms, mentions)) if f[2][0] in ASKS]
@@ -439,7 +440,7 @@ class Index:
             clear_intents=frozenset(v for _, _, (k, v) in asks if k == "cue"),
             situations=self._situations(terms, found),
             safety=bool(self.safety.find(analysed.surface)),
-            greeting=bool(greeting) and _only(terms, greeting, self.analyzer),
+            small_talk=self._small_talk(terms, talk),
             correction="correction" in kinds,
             uncovered=tuple(self._uncovered(terms, analysed, mentions)),
             distinct=self._distinct(terms, mentions),
@@ -449,6 +450,18 @@ class Index:
             refers_back="pronoun" in kinds,
             hits=self.search(ask, weights=weights),
         )
+
+    def records_named_with(self, terms: Iterable[str]) -> list[str]:
+        """Records one of whose names uses all of ``terms``, in file order."""
+        wanted = set(terms)
+        found = {rid for alias, rid in self.aliases.items() if wanted <= set(alias)}
+        return [rid for rid in self.kb.records if rid in found]
+
+    def _small_talk(self, terms: tuple[str, ...], talk: list[tuple[int, int, str]]) -> str | None:
+        """What a message that is only small talk ("hi", "thanks!") stands for."""
+        if not talk or not _only(terms, [(a, b) for a, b, _ in talk], self.analyzer):
+            return None
+        return max(talk, key=lambda abv: abv[1] - abv[0])[2]
 
     def _as_it(self, terms: tuple[str, ...], mentions: tuple[Mention, ...]) -> tuple[str, ...]:
         """``terms`` with each exactly named record (and a determiner before it) as "it"."""

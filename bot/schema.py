@@ -99,7 +99,13 @@ class LanguageFile(Model):
     generic_modifiers: tuple[Text, ...] = Field(
         default=(), description="words that do not change which exercise is meant ('heavy')"
     )
-    greetings: tuple[Text, ...] = ()
+    small_talk: dict[Literal["start", "help", "exercises", "thanks", "yes"], tuple[Text, ...]] = (
+        Field(
+            default_factory=dict,
+            description="whole messages that are not questions -> what they stand for "
+            "('hi' -> start, 'what do you cover' -> exercises, 'yes' -> take the suggestion)",
+        )
+    )
     pronouns: tuple[Text, ...] = Field(
         default=(), description="words that refer back ('it', 'those'): they need a context"
     )

@@ -201,11 +201,27 @@ def test_every_answer_names_its_source(engine: Engine) -> None:
         assert "Source: " in render_text(answer)
 
 
-def test_ambiguous_partial_names_offer_suggestions(engine: Engine) -> None:
-    answer = engine.ask("stretch").answer
-    if answer.suggestions:  # a bare head word may be ambiguous; then it must not guess
-        assert not answer.answered
-        assert len(answer.suggestions) >= 2
+def test_an_ambiguous_word_offers_suggestions_and_yes_takes_the_first(engine: Engine) -> None:
+    reply = engine.ask("stretch")
+    assert not reply.answer.answered
+    offered = [c.exercise for c in reply.answer.suggestions]
+    assert {"samson-stretch", "standing-quad-stretch"} <= set(offered)
+    assert engine.ask("yes", reply.context).answer.exercise == offered[0]
+
+
+@pytest.mark.parametrize(
+    ("message", "intent"),
+    [
+        ("hi", "greeting"),
+        ("thanks!", "thanks"),
+        ("what do you cover?", "catalogue"),
+        ("what can you do?", "greeting"),
+    ],
+)
+def test_small_talk(engine: Engine, message: str, intent: str) -> None:
+    answer = engine.ask(message).answer
+    assert answer.intent == intent
+    assert answer.answered
 
 
 def test_every_section_of_every_record_fits(engine: Engine) -> None:
