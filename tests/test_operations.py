@@ -16,8 +16,6 @@ import shutil
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +40,13 @@ from bot.settings import Secret, Settings
 from bot.store import Store
 from bot.telegram_app import (
     COMMANDS,
-    FitbotApp,
     RedactingFilter,
     build_application,
     run,
     serve,
 )
 from tests.fake_bot_api import FakeBotApi, parse_html
+from tests.harness import running
 from tests.test_dockerfile import DOCKERFILE, final_stage_env, parse_dockerfile
 
 TIMEOUT = 10.0
@@ -95,24 +93,6 @@ def settings_for(api: FakeBotApi, tmp_path: Path, **changes: Any) -> Settings:
         **changes,
     }
     return Settings(**values)
-
-
-@asynccontextmanager
-async def running(
-    api: FakeBotApi, engine: Engine, settings: Settings
-) -> AsyncIterator[FitbotApp]:
-    """The application serving in the background until the block ends."""
-    application = build_application(settings, engine, Store(settings.state))
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(application, settings, stop))
-    try:
-        await api.wait_for(lambda: application.running or task.done(), TIMEOUT)
-        if task.done():
-            task.result()
-        yield application
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, TIMEOUT)
 
 
 async def get(port: int, path: str) -> tuple[int, str]:
@@ -240,14 +220,10 @@ async def test_metrics_count_questions_by_outcome_and_intent_latency_and_api_err
         fake_api.block_chat(2)
         fake_api.push_text(2, HOW)
         # Both the typing indicator and the answer are refused.
-        await fake_api.wait_for(
-            lambda: sum(c.status == 403 for c in fake_api.calls) == 2, TIMEOUT
-        )
+        await fake_api.wait_for(lambda: sum(c.status == 403 for c in fake_api.calls) == 2, TIMEOUT)
         fake_api.fail_next("sendMessage", 500, times=3)  # as many as the transport's attempts
         fake_api.push_text(3, HOW)
-        await fake_api.wait_for(
-            lambda: sum(c.status == 500 for c in fake_api.calls) == 3, TIMEOUT
-        )
+        await fake_api.wait_for(lambda: sum(c.status == 500 for c in fake_api.calls) == 3, TIMEOUT)
         await asyncio.sleep(0.05)
         samples = await scrape(port)
 

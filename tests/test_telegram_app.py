@@ -37,12 +37,11 @@ from bot.telegram_app import (
     FloodGate,
     RedactingFilter,
     Verdict,
-    build_application,
     ordering_key,
     run,
-    serve,
 )
 from tests.fake_bot_api import BOT_USERNAME, FakeBotApi, parse_html
+from tests.harness import running
 
 TIMEOUT = 10.0
 JSONDict = dict[str, Any]
@@ -78,18 +77,8 @@ async def serving(
     api: FakeBotApi, engine: Engine, state: Path, **changes: Any
 ) -> AsyncIterator[FitbotApp]:
     """The application running in the background until the block ends."""
-    settings = settings_for(api, state, **changes)
-    application = build_application(settings, engine, Store(settings.state))
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(application, settings, stop))
-    try:
-        await api.wait_for(lambda: application.running or task.done(), TIMEOUT)
-        if task.done():
-            task.result()
+    async with running(api, engine, settings_for(api, state, **changes)) as application:
         yield application
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, TIMEOUT)
 
 
 @pytest.fixture
