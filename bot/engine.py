@@ -14,11 +14,16 @@ from bot.context import Context
 from bot.knowledge import KnowledgeBase
 from bot.matching import HINT_WEIGHT as HINT
 from bot.matching import Hit, Index, Reading
+from bot.render import render_text
 from bot.schema import DistinctFrom, Record
 from bot.sections import LABELS, Part, has_section
 
 # Longest reply, in plain-text characters: answers address the ask, not the whole card.
 MAX_REPLY_CHARS = 1400
+# Characters a dropped list item frees besides its text (its "- " and line break).
+ITEM_OVERHEAD = 3
+# Names a welcome or a decline lists before pointing to /exercises.
+NAMES_SHOWN = 15
 # Only this much of a message is read; the rest cannot change which exercise is meant.
 MAX_QUESTION_CHARS = 1000
 
@@ -60,8 +65,6 @@ OFF_ASK_FACTOR = 0.5
 FAQ_PENALTY = 0.15
 # How many records a "did you mean" offers at most.
 MAX_SUGGESTIONS = 4
-# Without a named record, only the best few units by their words compete.
-TOP_HITS = 50
 # Two candidate records this close in strength are ambiguous: offer both instead of guessing.
 AMBIGUOUS_GAP = 0.08
 
@@ -96,6 +99,10 @@ class Engine:
         self.kb = kb
         self.index = Index(kb)
         self._situations = {s.id: s.label for s in kb.language.situations}
+        self._names_by_kind = {
+            kind: tuple(r.name for r in kb.records.values() if r.kind == kind)
+            for kind in ("exercise", "topic")
+        }
 
     # -- public API ----------------------------------------------------------------------
 
@@ -270,7 +277,7 @@ class Engine:
             # better ("slow lowering squats") competes with it.
             described = self._described_record(reading)
             if described:
-                strengths.setdefault(described, GLOBAL_STRENGTH)
+                strengths[described] = max(strengths.get(described, 0.0), GLOBAL_STRENGTH)
         if strengths:
             if not exact and reading.coverage < MIN_COVERAGE:
                 return None
@@ -368,11 +375,12 @@ class Engine:
     def _described(self, reading: Reading, rid: str) -> Reading:
         """Once words describing a record ("lie on your back, knees to chest") have found it,
         they are its name: what remains of the question is the ask."""
-        summary = next(u for u in self.index.by_record[rid] if u.key == "summary")
-        rest = tuple(t for t in reading.ask_terms if t not in summary.terms)
+        naming = self.index.description_terms(rid)
+        rest = tuple(t for t in reading.ask_terms if t not in naming)
         if not rest and not reading.intents:
             return reading
-        return replace(reading, ask_terms=rest, hits=self.index.search(rest))
+        hits, text_by_unit = self.index.search(rest)
+        return replace(reading, ask_terms=rest, hits=hits, text_by_unit=text_by_unit)
 
     def _comparison_pair(self, reading: Reading, context: Context) -> tuple[str, ...]:
         """The two records to compare, when comparing is the clearest ask."""
@@ -411,13 +419,13 @@ class Engine:
         answer away. A generic name ("squat") or none lets any unit compete on its words.
         """
         focus = {r for r, s in strengths.items() if s >= CONTEXT_STRENGTH}
-        if focus:
-            candidates = [h for h in reading.hits if h.unit.record in focus]
-        else:
-            candidates = list(reading.hits[:TOP_HITS])
-        seen = {id(h.unit) for h in candidates}
-        for rid in strengths:
-            candidates.extend(Hit(u, 0.0) for u in self.index.by_record[rid] if id(u) not in seen)
+        text = reading.text_by_unit
+        candidates = [] if focus else list(reading.hits)
+        seen = {h.unit.n for h in candidates}
+        for rid in focus or strengths:
+            candidates.extend(
+                Hit(u, text.get(u.n, 0.0)) for u in self.index.by_record[rid] if u.n not in seen
+            )
 
         intents = dict(reading.intents)
         if len(strengths) < 2 and "comparison" in intents:
@@ -444,7 +452,7 @@ class Engine:
             return Reply(self._decline(None), context)
         hit = self._best_hit(reading, strengths)
         record = self.kb.records[hit.unit.record]
-        text_match = next((h.text for h in reading.hits if h.unit is hit.unit), 0.0)
+        text_match = reading.text_by_unit.get(hit.unit.n, 0.0)
         if not reading.intents and text_match < OVERVIEW_MAX_TEXT and record.id in strengths:
             # A bare name: "what about negative squats?" after an ask carries that ask over;
             # with nothing to carry, an overview with the sections available next.
@@ -748,31 +756,41 @@ class Engine:
         return self._fit(answer)
 
     def _fit(self, answer: Answer) -> Answer:
-        """Trim trailing items until the plain-text reply fits :data:`MAX_REPLY_CHARS`."""
-        from bot.render import render_text
+        """Trim trailing items until the plain-text reply fits :data:`MAX_REPLY_CHARS`.
 
+        Items are dropped from the block with the most of them, counting the characters they
+        free, so a long list is cut in one pass rather than re-rendered item by item."""
         blocks = list(answer.blocks)
-        while len(render_text(replace(answer, blocks=tuple(blocks)))) > MAX_REPLY_CHARS:
+        excess = len(render_text(answer)) - MAX_REPLY_CHARS
+        while excess > 0:
             longest = max(range(len(blocks)), key=lambda i: len(blocks[i].items) if i else 0)
             block = blocks[longest]
             if len(block.items) > 1:
-                blocks[longest] = replace(block, items=block.items[:-1])
+                items = list(block.items)
+                while len(items) > 1 and excess > 0:
+                    excess -= len(items.pop()) + ITEM_OVERHEAD
+                blocks[longest] = replace(block, items=tuple(items))
             elif len(blocks) > 1:
                 blocks.pop()
             else:
                 item = block.items[0]
                 blocks[0] = replace(block, items=(item[: MAX_REPLY_CHARS // 2].rstrip() + "…",))
+            excess = len(render_text(replace(answer, blocks=tuple(blocks)))) - MAX_REPLY_CHARS
         return replace(answer, blocks=tuple(blocks))
 
     # -- fixed replies -------------------------------------------------------------------
 
-    def _names(self, kind: str) -> list[str]:
-        return [r.name for r in self.kb.records.values() if r.kind == kind]
+    def _names(self, kind: str, limit: int | None = None) -> tuple[str, ...]:
+        """Display names of the records of ``kind``; past ``limit``, a pointer to the rest."""
+        names = self._names_by_kind.get(kind, ())
+        if limit is None or len(names) <= limit:
+            return names
+        return (*names[:limit], f"…and {len(names) - limit} more: send /exercises")
 
     def _covered(self) -> Answer:
         blocks = (
-            Block("Exercises", tuple(self._names("exercise"))),
-            Block("Topics", tuple(self._names("topic"))),
+            Block("Exercises", self._names("exercise")),
+            Block("Topics", self._names("topic")),
         )
         return self._fit(Answer(True, "What I cover", blocks, intent="catalogue", confidence=1.0))
 
@@ -800,7 +818,8 @@ class Engine:
                     ),
                 )
             )
-        blocks.append(Block("I cover", (", ".join(self._names("exercise")),), "paragraph"))
+        names = ", ".join(self._names("exercise", NAMES_SHOWN))
+        blocks.append(Block("I cover", (names,), "paragraph"))
         return self._fit(
             Answer(True, "Hi, I'm fitbot", tuple(blocks), intent="greeting", confidence=1.0)
         )
@@ -833,7 +852,7 @@ class Engine:
         )
         blocks = (
             Block(None, (lead,), "paragraph"),
-            Block("What I can help with", tuple(self._names("exercise"))),
+            Block("What I can help with", self._names("exercise", NAMES_SHOWN)),
             Block(
                 None,
                 ('Ask e.g. "what muscles does the reverse squat work?" or send /exercises.',),

@@ -22,6 +22,9 @@ from bot.schema import LanguageFile, Record, SourcesFile
 from bot.text import normalise
 
 ENV_VAR = "FITBOT_KNOWLEDGE"
+# libyaml's safe loader when PyYAML was built with it (several times faster), else the pure one;
+# both construct plain data only.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 RECORD_DIRS = {"exercises": "exercise", "topics": "topic"}
 
 M = TypeVar("M", bound=BaseModel)
@@ -114,7 +117,7 @@ def _record_files(root: Path) -> Iterator[tuple[Path, str]]:
 def _load_model(path: Path, model: type[M], problems: list[Problem]) -> M | None:
     name = _rel(path) if path.parent.name in RECORD_DIRS else path.name
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except FileNotFoundError:
         problems.append(Problem(name, "", "file is missing"))
         return None

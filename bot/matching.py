@@ -9,9 +9,10 @@ exercises it names that the knowledge base does not cover, and a ranked list of 
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from bot.knowledge import KnowledgeBase
@@ -35,6 +36,8 @@ PARTIAL_STRENGTH = 0.6
 # The signals that say what is asked, and the words that may stand before a named exercise.
 ASKS = ("cue", "hint")
 DETERMINERS = frozenset({"a", "an", "the", "my", "your", "these", "those", "this", "that"})
+# How many of the best units a search returns in order (the rest only by position).
+TOP_HITS = 50
 # A word found in at most this many knowledge items is rare enough to identify one alone.
 RARE_DF = 3
 # How much one hint word leans towards its ask (a clear cue phrase counts 1).
@@ -51,6 +54,7 @@ class Unit:
     intent: str
     key: str
     terms: tuple[str, ...]
+    n: int = 0
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class Reading:
     muscle_ask: bool = False
     clear_intents: frozenset[str] = frozenset()
     hits: tuple[Hit, ...] = field(default=())
+    text_by_unit: Mapping[int, float] = field(default_factory=dict)
 
     @property
     def records(self) -> tuple[str, ...]:
@@ -186,7 +191,7 @@ class Index:
         for rid, record in kb.records.items():
             for intent, key, text in record_texts(record):
                 terms = tuple(t for t in an.terms(text) if not an.is_stopword(t))
-                unit = Unit(rid, intent, key, terms)
+                unit = Unit(rid, intent, key, terms, len(self.units))
                 self.units.append(unit)
                 self.by_record[rid].append(unit)
         # One-word muscle names ("calves", "psoas"): words that name a muscle, not an exercise.
@@ -307,13 +312,17 @@ class Index:
     # -- indexes -------------------------------------------------------------------------
 
     def _build_bm25(self) -> None:
-        postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        total_len = sum(len(u.terms) for u in self.units)
+        self._avg_len = total_len / max(len(self.units), 1)
         for n, unit in enumerate(self.units):
             counts: dict[str, int] = defaultdict(int)
             for t in unit.terms:
                 counts[t] += 1
+            norm = K1 * (1 - B + B * len(unit.terms) / self._avg_len)
             for t, c in counts.items():
-                postings[t].append((n, c))
+                # BM25's term-frequency part, fixed per posting: computed once here.
+                postings[t].append((n, c * (K1 + 1) / (c + norm)))
         total = len(self.units)
         self._postings = dict(postings)
         # Which records use each word, keywords included: the basis for recognising a
@@ -322,15 +331,18 @@ class Index:
         for unit in self.units:
             for t in unit.terms:
                 records_of[t].add(unit.record)
+        self._description_terms: dict[str, frozenset[str]] = {}
         for rid, record in self.kb.records.items():
-            for t in self.analyzer.terms(" ".join(record.keywords)):
+            keywords = self.analyzer.terms(" ".join(record.keywords))
+            for t in keywords:
                 records_of[t].add(rid)
+            summary = next(u.terms for u in self.by_record[rid] if u.key == "summary")
+            self._description_terms[rid] = frozenset((*summary, *keywords))
         self._term_records = {t: frozenset(r) for t, r in records_of.items()}
         self._idf = {
             t: math.log(1 + (total - len(p) + 0.5) / (len(p) + 0.5)) for t, p in postings.items()
         }
         self._max_idf = math.log(1 + (total + 0.5) / 0.5)
-        self._avg_len = sum(len(u.terms) for u in self.units) / max(total, 1)
         self._pairs = frozenset(
             p for u in self.units for p in zip(u.terms, u.terms[1:], strict=False)
         )
@@ -353,6 +365,10 @@ class Index:
                 if m in record.muscles.primary:
                     primary.update(*terms)
             self._primary_terms[rid] = frozenset(primary)
+        self._muscles_by_term: dict[str, list[tuple[frozenset[str], str]]] = defaultdict(list)
+        for entry in {(names, c) for names, c in self._muscle_names.values() if names}:
+            for word in entry[0]:
+                self._muscles_by_term[word].append(entry)
         fits: dict[str, set[str]] = defaultdict(set)
         for record in kb.records.values():
             for alt in record.alternatives:
@@ -429,6 +445,7 @@ class Index:
             for t in self.signals_terms(a, b, terms, mentions)
         }
         intents = _intents(asks)
+        hits, text_by_unit = self.search(ask, weights=weights)
         muscle_ask = "muscles" in intents
         if set(ask) & self.muscle_terms and not muscle_ask:
             intents["muscles"] = HINT_WEIGHT  # "does it hit my glutes or quads?"
@@ -448,13 +465,18 @@ class Index:
             coverage=known / len(content) if content else 1.0,
             ask_coverage=ask_known / len(ask) if ask else 1.0,
             refers_back="pronoun" in kinds,
-            hits=self.search(ask, weights=weights),
+            hits=hits,
+            text_by_unit=text_by_unit,
         )
 
     def records_named_with(self, terms: Iterable[str]) -> list[str]:
         """Records one of whose names uses all of ``terms``, in file order."""
         wanted = set(terms)
-        found = {rid for alias, rid in self.aliases.items() if wanted <= set(alias)}
+        if not wanted:
+            return []
+        first = next(iter(wanted))
+        names = [*self._aliases_with.get(first, ()), (first,)]
+        found = {self.aliases[a] for a in names if a in self.aliases and wanted <= set(a)}
         return [rid for rid in self.kb.records if rid in found]
 
     def _small_talk(self, terms: tuple[str, ...], talk: list[tuple[int, int, str]]) -> str | None:
@@ -613,39 +635,40 @@ class Index:
 
     def search(
         self, query: Iterable[str], weights: dict[str, float] | None = None
-    ) -> tuple[Hit, ...]:
-        """Units ranked by BM25 on ``query`` terms (optionally weighted), scaled to 0..1 of a
-        perfect match."""
+    ) -> tuple[tuple[Hit, ...], dict[int, float]]:
+        """The best units by BM25 on ``query`` terms (optionally weighted), and every matching
+        unit's score by its position; scores are scaled to 0..1 of a perfect match."""
         q = tuple(dict.fromkeys(query))
         weight = weights or {}
         # Words the knowledge never uses cannot match anything; the caller weighs them through
         # coverage, so they do not dilute the match here.
         ceiling = sum(self._idf.get(t, 0.0) for t in q) * (K1 + 1)
         if not ceiling:
-            return ()
+            return (), {}
         scores: dict[int, float] = defaultdict(float)
         for t in q:
             idf = self._idf.get(t)
             if idf is None:
                 continue
-            idf *= weight.get(t, 1.0)
-            for n, tf in self._postings[t]:
-                length = len(self.units[n].terms)
-                norm = tf + K1 * (1 - B + B * length / self._avg_len)
-                scores[n] += idf * tf * (K1 + 1) / norm
-        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-        return tuple(Hit(self.units[n], s / ceiling) for n, s in ranked)
+            idf *= weight.get(t, 1.0) / ceiling
+            for n, w in self._postings[t]:
+                scores[n] += idf * w
+        top = heapq.nlargest(TOP_HITS, scores.items(), key=lambda kv: kv[1])
+        return tuple(Hit(self.units[n], v) for n, v in top), scores
+
+    def _muscles_in(self, query: Iterable[str]) -> list[tuple[frozenset[str], str]]:
+        """(terms, main name) of every muscle name ``query`` holds all the words of."""
+        q = set(query)
+        seen = {id(m): m for t in q for m in self._muscles_by_term.get(t, ())}
+        return [m for m in seen.values() if m[0] <= q]
 
     def asked_muscles(self, query: Iterable[str]) -> list[str]:
         """The muscles (by their main name) that ``query`` mentions by any of their names."""
-        q = set(query)
-        found = [canon for terms, canon in self._muscle_names.values() if terms and terms <= q]
-        return list(dict.fromkeys(found))
+        return list(dict.fromkeys(canon for _, canon in self._muscles_in(query)))
 
     def records_for_muscles(self, query: Iterable[str]) -> list[str]:
         """Records whose main muscles include every muscle ``query`` mentions, in file order."""
-        q = set(query)
-        asked = [terms for terms, _ in self._muscle_names.values() if terms and terms <= q]
+        asked = [terms for terms, _ in self._muscles_in(query)]
         if not asked:
             return []
         return [
@@ -657,6 +680,10 @@ class Index:
     def record_fits(self, rid: str, situation: str) -> bool:
         """Whether some record offers ``rid`` as the alternative for ``situation``."""
         return situation in self._fits.get(rid, frozenset())
+
+    def description_terms(self, rid: str) -> frozenset[str]:
+        """The words that describe a record as a whole: its names, summary and keywords."""
+        return self._description_terms[rid]
 
     def describe(self, query: Iterable[str]) -> list[tuple[str, float]]:
         """Records ranked by the IDF-weighted share of ``query`` terms found anywhere in them
