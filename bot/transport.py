@@ -22,7 +22,7 @@ from telegram.request import BaseRequest, RequestData
 _LOGGER = logging.getLogger(__name__)
 
 _RETRY_STATUSES: Final = frozenset({500, 502, 503, 504})
-_FORM_HEADERS: Final = {"Content-Type": "application/x-www-form-urlencoded"}
+_JSON_HEADERS: Final = {"Content-Type": "application/json"}
 # A bot token ("<digits>:<secret>") as it may appear in a URL, raw or percent-encoded.
 _TOKEN_RE: Final = re.compile(r"\d+(?::|%3[aA])[A-Za-z0-9_-]+")
 # HTML5 form encoding of characters that must not appear raw in a quoted filename.
@@ -198,11 +198,16 @@ class AiohttpRequest(BaseRequest):
         )
 
     def _body(self, request_data: RequestData | None) -> bytes | aiohttp.FormData | None:
-        """Encode the parameters as HTTPXRequest does: urlencoded, or multipart with files."""
+        """Encode the parameters: one JSON object, or multipart (as HTTPXRequest) with files.
+
+        Telegram takes ``application/json`` for every method that uploads nothing. Dumping the
+        parameters once, nested objects and all, costs less CPU than HTTPXRequest's form: a JSON
+        string per nested value, then percent-encoding every byte of every value.
+        """
         if request_data is None:
             return None
         if not request_data.contains_files:
-            return request_data.url_encoded_parameters().encode()
+            return json.dumps(request_data.parameters, separators=(",", ":")).encode()
         form = aiohttp.FormData(request_data.json_parameters, quote_fields=False)
         for name, (filename, content, mimetype) in request_data.multipart_data.items():
             form.add_field(
@@ -235,7 +240,7 @@ class AiohttpRequest(BaseRequest):
         timeout = self._timeout(
             read_timeout, write_timeout, connect_timeout, pool_timeout, has_files
         )
-        headers = None if has_files or request_data is None else _FORM_HEADERS
+        headers = None if has_files or request_data is None else _JSON_HEADERS
         attempt, throttled = 1, 0
         while True:
             retry = resendable and attempt < self._max_attempts
