@@ -379,8 +379,7 @@ class Engine:
         rest = tuple(t for t in reading.ask_terms if t not in naming)
         if not rest and not reading.intents:
             return reading
-        hits, text_by_unit = self.index.search(rest)
-        return replace(reading, ask_terms=rest, hits=hits, text_by_unit=text_by_unit)
+        return replace(reading, ask_terms=rest, hits=self.index.search(rest, reading.weights))
 
     def _comparison_pair(self, reading: Reading, context: Context) -> tuple[str, ...]:
         """The two records to compare, when comparing is the clearest ask."""
@@ -419,12 +418,13 @@ class Engine:
         answer away. A generic name ("squat") or none lets any unit compete on its words.
         """
         focus = {r for r, s in strengths.items() if s >= CONTEXT_STRENGTH}
-        text = reading.text_by_unit
         candidates = [] if focus else list(reading.hits)
         seen = {h.unit.n for h in candidates}
         for rid in focus or strengths:
             candidates.extend(
-                Hit(u, text.get(u.n, 0.0)) for u in self.index.by_record[rid] if u.n not in seen
+                Hit(u, self.index.unit_text(u, reading.ask_terms, reading.weights))
+                for u in self.index.by_record[rid]
+                if u.n not in seen
             )
 
         intents = dict(reading.intents)
@@ -452,7 +452,7 @@ class Engine:
             return Reply(self._decline(None), context)
         hit = self._best_hit(reading, strengths)
         record = self.kb.records[hit.unit.record]
-        text_match = reading.text_by_unit.get(hit.unit.n, 0.0)
+        text_match = hit.text
         if not reading.intents and text_match < OVERVIEW_MAX_TEXT and record.id in strengths:
             # A bare name: "what about negative squats?" after an ask carries that ask over;
             # with nothing to carry, an overview with the sections available next.

@@ -36,8 +36,10 @@ PARTIAL_STRENGTH = 0.6
 # The signals that say what is asked, and the words that may stand before a named exercise.
 ASKS = ("cue", "hint")
 DETERMINERS = frozenset({"a", "an", "the", "my", "your", "these", "those", "this", "that"})
-# How many of the best units a search returns in order (the rest only by position).
+# How many of the best units a search returns, in order.
 TOP_HITS = 50
+# Terms found in more units than this are too common to scan for the best units.
+SCAN_LIMIT = 2000
 # A word found in at most this many knowledge items is rare enough to identify one alone.
 RARE_DF = 3
 # How much one hint word leans towards its ask (a clear cue phrase counts 1).
@@ -105,7 +107,7 @@ class Reading:
     muscle_ask: bool = False
     clear_intents: frozenset[str] = frozenset()
     hits: tuple[Hit, ...] = field(default=())
-    text_by_unit: Mapping[int, float] = field(default_factory=dict)
+    weights: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def records(self) -> tuple[str, ...]:
@@ -445,7 +447,6 @@ class Index:
             for t in self.signals_terms(a, b, terms, mentions)
         }
         intents = _intents(asks)
-        hits, text_by_unit = self.search(ask, weights=weights)
         muscle_ask = "muscles" in intents
         if set(ask) & self.muscle_terms and not muscle_ask:
             intents["muscles"] = HINT_WEIGHT  # "does it hit my glutes or quads?"
@@ -465,8 +466,8 @@ class Index:
             coverage=known / len(content) if content else 1.0,
             ask_coverage=ask_known / len(ask) if ask else 1.0,
             refers_back="pronoun" in kinds,
-            hits=hits,
-            text_by_unit=text_by_unit,
+            hits=self.search(ask, weights),
+            weights=weights,
         )
 
     def records_named_with(self, terms: Iterable[str]) -> list[str]:
@@ -633,28 +634,45 @@ class Index:
                     return m.record, item
         return None
 
-    def search(
-        self, query: Iterable[str], weights: dict[str, float] | None = None
-    ) -> tuple[tuple[Hit, ...], dict[int, float]]:
-        """The best units by BM25 on ``query`` terms (optionally weighted), and every matching
-        unit's score by its position; scores are scaled to 0..1 of a perfect match."""
+    def search(self, query: Iterable[str], weights: Mapping[str, float]) -> tuple[Hit, ...]:
+        """The best units by BM25 on ``query`` terms, scaled to 0..1 of a perfect match.
+
+        Terms in more than :data:`SCAN_LIMIT` units are too common to pick units out of a
+        large knowledge base, so they are not scanned here; :meth:`unit_text` still counts
+        them for the units of the records in view."""
         q = tuple(dict.fromkeys(query))
-        weight = weights or {}
         # Words the knowledge never uses cannot match anything; the caller weighs them through
         # coverage, so they do not dilute the match here.
         ceiling = sum(self._idf.get(t, 0.0) for t in q) * (K1 + 1)
         if not ceiling:
-            return (), {}
+            return ()
         scores: dict[int, float] = defaultdict(float)
         for t in q:
-            idf = self._idf.get(t)
-            if idf is None:
+            postings = self._postings.get(t, ())
+            if not postings or len(postings) > SCAN_LIMIT:
                 continue
-            idf *= weight.get(t, 1.0) / ceiling
-            for n, w in self._postings[t]:
+            idf = self._idf[t] * weights.get(t, 1.0) / ceiling
+            for n, w in postings:
                 scores[n] += idf * w
         top = heapq.nlargest(TOP_HITS, scores.items(), key=lambda kv: kv[1])
-        return tuple(Hit(self.units[n], v) for n, v in top), scores
+        return tuple(Hit(self.units[n], v) for n, v in top)
+
+    def unit_text(self, unit: Unit, query: Iterable[str], weights: Mapping[str, float]) -> float:
+        """BM25 of one unit for ``query``, on the same 0..1 scale as :meth:`search`."""
+        q = set(query)
+        ceiling = sum(self._idf.get(t, 0.0) for t in q) * (K1 + 1)
+        if not ceiling:
+            return 0.0
+        counts: dict[str, int] = defaultdict(int)
+        for t in unit.terms:
+            if t in q:
+                counts[t] += 1
+        norm = K1 * (1 - B + B * len(unit.terms) / self._avg_len)
+        total = sum(
+            self._idf[t] * weights.get(t, 1.0) * c * (K1 + 1) / (c + norm)
+            for t, c in counts.items()
+        )
+        return total / ceiling
 
     def _muscles_in(self, query: Iterable[str]) -> list[tuple[frozenset[str], str]]:
         """(terms, main name) of every muscle name ``query`` holds all the words of."""
