@@ -166,7 +166,8 @@ class Analyzer:
         if found is None:
             if len(self._cache) >= TERMS_CACHE_SIZE:
                 self._cache.clear()
-            found = self._cache[text] = self.analyse(text, fix_typos=False).terms
+            stems = [stem(w) for w in words(text)]
+            found = self._cache[text] = self._apply_synonyms(stems)[0]
         return found
 
     def is_stopword(self, term: str) -> bool:
@@ -178,8 +179,9 @@ class Analyzer:
         out: list[str] = []
         origin: list[int] = []
         i = 0
+        starts = self._synonyms.first_terms
         while i < len(stems):
-            found = self._synonyms.longest_at(stems, i)
+            found = self._synonyms.longest_at(stems, i) if stems[i] in starts else None
             if found is None:
                 out.append(stems[i])
                 origin.append(i)
@@ -203,6 +205,11 @@ class PhraseIndex(Generic[T]):
                 self._by_first.setdefault(phrase[0], []).append((phrase, value))
         for group in self._by_first.values():
             group.sort(key=lambda pv: -len(pv[0]))  # longest first
+
+    @property
+    def first_terms(self) -> Mapping[str, object]:
+        """The terms some phrase starts with (a mapping, for fast membership tests)."""
+        return self._by_first
 
     def longest_at(self, terms: Sequence[str], i: int) -> tuple[int, T] | None:
         """(length, value) of the longest phrase starting at ``terms[i]``, if any."""
