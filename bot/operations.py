@@ -41,7 +41,7 @@ from bot.logs import STRUCTURED, ChatHasher, logfmt
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.store import Store, UnansweredQuestion
-from bot.transport import AiohttpRequest
+from bot.transport import BotApiRequest
 
 logger = logging.getLogger(__name__)
 
@@ -339,8 +339,8 @@ class ObservedProcessor(BaseUpdateProcessor):
         await self._inner.shutdown()
 
 
-class MeteredRequest(AiohttpRequest):
-    """:class:`AiohttpRequest` that reports every Bot API call ending in an error, after its
+class MeteredRequest(BotApiRequest):
+    """:class:`BotApiRequest` that reports every Bot API call ending in an error, after its
     own retries, to ``on_error(method, code)``: the one place all of them pass through."""
 
     __slots__ = ("_on_error",)

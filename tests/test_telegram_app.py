@@ -1,7 +1,7 @@
 """The real application, built by build_application, against the fake Bot API over HTTP.
 
-Every test runs the bot as production does (serve(): polling or webhook, the aiohttp transport,
-the chat-ordered processor) on 127.0.0.1, and every wait is bounded.
+Every test runs the bot as production does (serve(): polling or webhook, the pooled HTTP
+transport, the chat-ordered processor) on 127.0.0.1, and every wait is bounded.
 """
 
 from __future__ import annotations
