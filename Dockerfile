@@ -1,4 +1,4 @@
-# fitbot container image; usage and environment variables: docs/docker.md
+# fitbot container image; usage and environment variables: README.md, section "Docker"
 #   docker build -t fitbot .
 # tests/test_dockerfile.py lints this file with hadolint and replays the build stage's
 # COPY/RUN pip lines in a clean virtual environment, so keep those lines plain.
