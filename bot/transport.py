@@ -22,7 +22,7 @@ import logging
 import re
 import secrets
 import ssl
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple, cast
 from urllib.parse import quote, urlsplit
 
 from telegram._utils.defaultvalue import DefaultValue
@@ -42,6 +42,7 @@ _FILENAME_ESCAPES: Final = str.maketrans({'"': "%22", "\r": "%0D", "\n": "%0A"})
 MAX_HEAD_BYTES: Final = 64 * 1024
 _CHUNK_SIZE_RE: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+_HAPPY_EYEBALLS: Final[dict[str, Any]] = {"happy_eyeballs_delay": 0.25}
 # Parsed URLs are remembered (the Bot API's are few: one per method); downloads add more.
 _MAX_TARGETS: Final = 1024
 # Body framing of the response being read, besides a non-negative Content-Length.
@@ -170,8 +171,7 @@ class _Connection(asyncio.Protocol):
     # -- asyncio.Protocol -----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -619,6 +619,9 @@ class BotApiRequest(BaseRequest):
             if self._ssl is None:
                 self._ssl = ssl.create_default_context()
             tls = self._ssl
+        # Happy eyeballs (RFC 8305): where IPv6 is broken, fall back to IPv4 in a quarter second
+        # rather than after the connect timeout. Only asyncio's own loops take the argument.
+        eyeballs = _HAPPY_EYEBALLS if isinstance(loop, asyncio.BaseEventLoop) else {}
         try:
             async with asyncio.timeout(timeout):
                 _, connection = await loop.create_connection(
@@ -627,7 +630,7 @@ class BotApiRequest(BaseRequest):
                     port,
                     ssl=tls,
                     server_hostname=host if tls else None,
-                    happy_eyeballs_delay=0.25,
+                    **eyeballs,
                 )
         except TimeoutError:
             raise _NotSent("connecting timed out", timed_out=True) from None
