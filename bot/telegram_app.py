@@ -88,6 +88,7 @@ from bot.operations import (
 from bot.settings import Settings
 from bot.store import Store
 from bot.telegram_render import keyboard, parse_callback_data, render_html
+from bot.transport import discard_sent_messages
 
 logger = logging.getLogger(__name__)
 
@@ -470,20 +471,22 @@ class Coach:
     ) -> None:
         """Send the answer's messages in order; the buttons go under the last one."""
         pieces, markup = self._render(answer)
-        for index, piece in enumerate(pieces):
-            first, last = index == 0, index == len(pieces) - 1
-            await bot.send_message(
-                chat_id,
-                piece,
-                parse_mode=ParseMode.HTML,
-                message_thread_id=thread,
-                reply_parameters=(
-                    ReplyParameters(reply_to, allow_sending_without_reply=True)
-                    if first and reply_to is not None
-                    else None
-                ),
-                reply_markup=markup if last else None,
-            )
+        # Nothing reads the sent messages PTB would build from Telegram's answers.
+        with discard_sent_messages():
+            for index, piece in enumerate(pieces):
+                first, last = index == 0, index == len(pieces) - 1
+                await bot.send_message(
+                    chat_id,
+                    piece,
+                    parse_mode=ParseMode.HTML,
+                    message_thread_id=thread,
+                    reply_parameters=(
+                        ReplyParameters(reply_to, allow_sending_without_reply=True)
+                        if first and reply_to is not None
+                        else None
+                    ),
+                    reply_markup=markup if last else None,
+                )
         self._blocked.discard(chat_id)
 
     def _cards(self, query: str) -> list[Answer]:

@@ -28,7 +28,7 @@ from telegram.error import (
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot.transport import BotApiRequest
+from bot.transport import BotApiRequest, discard_sent_messages
 from tests.fake_bot_api import FakeBotApi
 
 MakeBot = Callable[..., Bot]
@@ -73,6 +73,22 @@ async def test_send_message_is_delivered(fake_api: FakeBotApi, make_bot: MakeBot
 
     assert (message.chat.id, message.text) == (11, "Squat deep")
     assert [p["text"] for p in fake_api.sent(11)] == ["<b>Squat</b> deep"]
+
+
+async def test_sent_messages_can_be_discarded_instead_of_parsed(
+    fake_api: FakeBotApi, make_bot: MakeBot
+) -> None:
+    async with make_bot() as bot:
+        with discard_sent_messages():
+            assert await bot.send_message(21, "<b>fire</b> and forget", parse_mode="HTML") is True
+            me = await bot.get_me()  # other results are built as always
+            with pytest.raises(BadRequest):  # and errors raised
+                await bot.send_message(21, "<b>broken", parse_mode="HTML")
+        message = await bot.send_message(21, "kept")
+
+    assert me.username == "fitbot_test_bot"
+    assert message.text == "kept"
+    assert [p["text"] for p in fake_api.sent(21)] == ["<b>fire</b> and forget", "kept"]
 
 
 @pytest.mark.parametrize("status", [pytest.param(s, id=str(s)) for s in (500, 502, 503, 504)])
