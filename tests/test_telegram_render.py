@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from telegram import InlineKeyboardMarkup
 
 from bot.answers import Answer, Block, Choice
 from bot.telegram_render import (
@@ -192,6 +193,15 @@ def test_keyboard_rows_and_callback_data() -> None:
         ],
         [("Muscles", "s|reverse-squat|muscles")],
     ]
+
+
+def test_keyboard_serialises_as_ptbs_own_markup_does() -> None:
+    markup = keyboard(ANSWER)
+
+    assert markup is not None
+    plain = InlineKeyboardMarkup(markup.inline_keyboard)
+    assert markup.to_dict() == plain.to_dict()
+    assert markup.to_dict(recursive=False) == plain.to_dict(recursive=False)
 
 
 def test_suggestions_are_buttons_one_per_row() -> None:
