@@ -346,7 +346,7 @@ async def _py_spy(pid: int, seconds: float, output: Path) -> asyncio.subprocess.
     return await asyncio.create_subprocess_exec(
         str(command) if command.exists() else "py-spy",
         *("record", "--pid", str(pid), "--duration", str(max(1, round(seconds)))),
-        *("--rate", "250", "--nonblocking", "--format", "raw", "--output", str(output)),
+        *("--rate", "250", "--format", "raw", "--output", str(output)),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
@@ -607,8 +607,8 @@ def rows(summary: dict[Scenario, Measurement], chats: int = CHATS) -> list[Resul
     for scenario, m in summary.items():
         notes = [
             f"lost {m.lost}, order {m.order_violations}, wrong {m.wrong}",
-            f"CPU bot {m.bot_cpu_pct:.0f}% harness {m.harness_cpu_pct:.0f}% "
-            f"others {m.other_cpu_pct:.0f}%",
+            f"CPU bot {m.bot_cpu_pct:.0f}% ({m.bot_cpu_ms_per_reply or 0:.2f} ms/reply) "
+            f"harness {m.harness_cpu_pct:.0f}% others {m.other_cpu_pct:.0f}%",
         ]
         echo = _echo_of(scenario, summary)
         if scenario.bot == "fitbot" and echo is not None:
