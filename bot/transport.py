@@ -167,7 +167,13 @@ class _Connection(asyncio.Protocol):
     @property
     def reusable(self) -> bool:
         """Whether the last exchange completed and left the connection fit for another."""
-        return self._keep_alive and not self.closed and self._waiter is None
+        return self._keep_alive and self._waiter is None and self.open
+
+    @property
+    def open(self) -> bool:
+        """Not closed nor closing. A transport that failed is closing at once, but tells the
+        protocol only on the next loop iteration; what is written to it meanwhile is lost."""
+        return not self.closed and self.transport is not None and not self.transport.is_closing()
 
     def start(self, request: bytes) -> asyncio.Future[tuple[int, bytes]]:
         """Send ``request``; the future completes with the response's status and body."""
@@ -631,7 +637,7 @@ class BotApiRequest(BaseRequest):
         idle = self._idle.get(origin)
         while idle:
             connection = idle.pop()
-            if connection.closed or now - connection.idle_since > self._keepalive_timeout:
+            if not connection.open or now - connection.idle_since > self._keepalive_timeout:
                 connection.close()
                 continue
             # The oldest ones go stale first; close them before the server does.
