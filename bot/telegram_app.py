@@ -1,6 +1,6 @@
 """The Telegram front end: the answer engine served through python-telegram-bot.
 
-:func:`build_application` wires handlers, the aiohttp transport, the rate limiter and the
+:func:`build_application` wires handlers, the pooled HTTP transport, the rate limiter and the
 per-chat update processor into an :class:`~telegram.ext.Application`; :func:`serve` runs it
 (long polling, or a webhook when a URL is configured) until an event is set; :func:`run` is the
 synchronous entry point ``fitbot run`` calls, shutting down cleanly on SIGTERM/SIGINT.
