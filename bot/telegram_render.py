@@ -31,6 +31,7 @@ BUTTONS_PER_ROW = 3
 KEYBOARD_CACHE_SIZE = 512
 BULLET = "\u2022 "
 SECTION_GAP = "\n\n"
+NOTHING_TO_SHOW = "\N{HORIZONTAL ELLIPSIS}"
 WHITESPACE = re.compile(r"(\s+)")
 
 
@@ -61,7 +62,9 @@ def render_html(answer: Answer, *, limit: int = MAX_MESSAGE) -> list[str]:
             chunks.append(whole)
         else:
             chunks.extend(_pack(section.lines, section.joiner, limit))
-    return _pack(chunks, SECTION_GAP, limit)
+    # Telegram refuses a message without text: an answer with nothing to show (a blank title,
+    # no blocks) still gets one.
+    return _pack(chunks, SECTION_GAP, limit) or [NOTHING_TO_SHOW]
 
 
 def keyboard(answer: Answer) -> InlineKeyboardMarkup | None:
