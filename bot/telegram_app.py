@@ -567,9 +567,7 @@ def build_application(settings: Settings, engine: Engine, store: Store) -> Fitbo
         .request(MeteredRequest(ops.api_error, MAX_CONCURRENT_ANSWERS, retry_after_429=retry_429))
         .get_updates_request(MeteredRequest(ops.api_error, 1, retry_after_429=retry_429))
         .updater(None)  # serve() receives updates itself: Poller or the webhook server
-        .concurrent_updates(
-            ObservedProcessor(ChatOrderedProcessor(MAX_CONCURRENT_ANSWERS), ops)
-        )
+        .concurrent_updates(ObservedProcessor(ChatOrderedProcessor(MAX_CONCURRENT_ANSWERS), ops))
         .post_init(_post_init)
         .post_shutdown(lambda _: _close(store))
     )
