@@ -125,7 +125,7 @@ class Engine:
         """One section of a record, as a button press or command asks for it."""
         record = self.kb.records.get(exercise)
         if record is None or (intent not in LABELS and intent != "overview"):
-            return Reply(self._decline("that"), context)
+            return Reply(self._decline(None), context)
         answer = self._section_answer(record, intent, context.constraints, (), 0.95)
         return Reply(answer, replace(context, exercises=(exercise,), intent=intent, pending=()))
 
@@ -847,7 +847,7 @@ class Engine:
     def _decline(self, what: str | None) -> Answer:
         lead = (
             f"I don't cover the {what}, so I won't guess at it."
-            if what and what != "that"
+            if what
             else "That's not something my knowledge base covers, so I won't guess."
         )
         blocks = (

@@ -114,10 +114,6 @@ class Reading:
         """Named records in order of appearance, without repeats."""
         return tuple(dict.fromkeys(m.record for m in self.mentions))
 
-    def best_intent(self) -> str | None:
-        """The most strongly signalled ask, if any."""
-        return max(self.intents, key=self.intents.__getitem__) if self.intents else None
-
 
 def _phrases(analyzer: Analyzer, items: Iterable[str]) -> tuple[tuple[str, ...], ...]:
     return tuple(t for t in (analyzer.terms(i) for i in items) if t)
@@ -437,14 +433,12 @@ class Index:
         talk = [(a, b, v) for a, b, (kind, v) in found if kind == "talk"]
         # Asks are read with each named exercise standing as "it", so one cue phrase covers
         # "what does it work" and "what does a reverse squat work".
-        asks = [f for f in self.signals.find(self._as_it(terms, mentions)) if f[2][0] in ASKS]
+        as_it = self._as_it(terms, mentions)
+        asks = [f for f in self.signals.find(as_it) if f[2][0] in ASKS]
         # Words of clear cue phrases only say what kind of answer is wanted ("checklist"),
         # so they weigh less in the text match than the words saying what it is about.
         weights = {
-            t: CUE_TERM_WEIGHT
-            for a, b, (kind, _) in asks
-            if kind == "cue"
-            for t in self.signals_terms(a, b, terms, mentions)
+            t: CUE_TERM_WEIGHT for a, b, (kind, _) in asks if kind == "cue" for t in as_it[a:b]
         }
         intents = _intents(asks)
         muscle_ask = "muscles" in intents
@@ -501,12 +495,6 @@ class Index:
                 out.append(terms[i])
                 i += 1
         return tuple(out)
-
-    def signals_terms(
-        self, a: int, b: int, terms: tuple[str, ...], mentions: tuple[Mention, ...]
-    ) -> tuple[str, ...]:
-        """The terms of a cue found at ``a:b`` of the "it" form of ``terms``."""
-        return self._as_it(terms, mentions)[a:b]
 
     def _situations(
         self, terms: tuple[str, ...], found: list[tuple[int, int, tuple[str, str]]]

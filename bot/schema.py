@@ -15,19 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
 
-INTENTS = (
-    "what",
-    "muscles",
-    "steps",
-    "checklist",
-    "mistakes",
-    "cautions",
-    "alternatives",
-    "benefits",
-    "variations",
-    "programming",
-    "comparison",
-)
 Intent = Literal[
     "what",
     "muscles",
