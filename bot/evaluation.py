@@ -34,9 +34,9 @@ from rapidfuzz import fuzz, process, utils
 from bot.cli import reply_json
 from bot.context import Context
 from bot.engine import Engine
+from bot.engine.facts import facts_of
 from bot.errors import FitbotError
 from bot.knowledge import KnowledgeBase, default_knowledge_dir, load_knowledge
-from bot.matching import record_texts
 from bot.text import stem, words
 
 KINDS = ("in", "out", "safety", "turn")
@@ -307,9 +307,13 @@ class Bm25Peer:
         self.kb = kb
         self.min_score = min_score
         self.units = [
-            (rid, intent, text)
+            (
+                rid,
+                fact.intent or fact.section.value,
+                f"{fact.section.label} {fact.about} {fact.text}",
+            )
             for rid, record in kb.records.items()
-            for intent, _, text in record_texts(record)
+            for fact in facts_of(record)
         ]
         self._postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
         self._lengths: list[int] = []

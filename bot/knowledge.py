@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from bot.errors import KnowledgeError, Problem
-from bot.schema import LanguageFile, Record, SourcesFile
+from bot.schema import ExerciseNamesFile, LanguageFile, Note, Record, SourcesFile
 from bot.text import normalise
 
 ENV_VAR = "FITBOT_KNOWLEDGE"
@@ -32,12 +32,17 @@ M = TypeVar("M", bound=BaseModel)
 
 @dataclass(frozen=True)
 class KnowledgeBase:
-    """A validated knowledge base: articles, records by id (file order) and language data."""
+    """A validated knowledge base: articles, records by id (file order) and language data.
+
+    ``exercise_names`` are names of exercises in general (``exercise-names.yaml``, optional),
+    so that one we do not cover is recognised as such.
+    """
 
     directory: Path
     articles: Mapping[str, str]
     records: Mapping[str, Record]
     language: LanguageFile
+    exercise_names: tuple[str, ...] = ()
 
     def title(self, article_id: str) -> str:
         """The title of a source article."""
@@ -60,6 +65,8 @@ def load_knowledge(directory: Path | str) -> KnowledgeBase:
         raise KnowledgeError([Problem(str(root), "", "not a directory")])
     sources = _load_model(root / "sources.yaml", SourcesFile, problems)
     language = _load_model(root / "language.yaml", LanguageFile, problems)
+    names_file = root / "exercise-names.yaml"
+    names = _load_model(names_file, ExerciseNamesFile, problems) if names_file.exists() else None
     records: dict[str, Record] = {}
     files: dict[str, str] = {}
     for path, kind in _record_files(root):
@@ -92,6 +99,7 @@ def load_knowledge(directory: Path | str) -> KnowledgeBase:
         articles=MappingProxyType({a.id: a.title for a in sources.articles}),
         records=MappingProxyType(records),
         language=language,
+        exercise_names=names.names if names is not None else (),
     )
 
 
@@ -195,6 +203,16 @@ def _cross_check(
 
 
 def _item_sources(record: Record) -> Iterator[tuple[str, str]]:
+    for field in ("facts", "checklist", "cautions", "suits"):
+        notes: tuple[Note, ...] = getattr(record, field)
+        for i, note in enumerate(notes):
+            if note.source is not None:
+                yield f"{field}[{i}].source", note.source
+    for m, method in enumerate(record.methods):
+        for part in ("setup", "steps", "tips"):
+            for i, note in enumerate(getattr(method, part)):
+                if note.source is not None:
+                    yield f"methods[{m}].{part}[{i}].source", note.source
     for field in (
         "methods",
         "mistakes",

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
@@ -30,10 +37,37 @@ Intent = Literal[
 ]
 
 
+Stance = Literal["yes", "no", "depends"]
+Difficulty = Literal["beginner", "intermediate", "advanced"]
+
+
 class Model(BaseModel):
     """Base for every knowledge record: frozen, strict about unknown fields."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Note(Model):
+    """One item of a list of plain statements (a fact, a step, a checklist cue, a caution).
+
+    Written in YAML either as a bare string or as a mapping that adds the questions the item
+    answers (alternate phrasings people use, written from the article) or its own source.
+    """
+
+    text: Text
+    questions: tuple[Text, ...] = ()
+    source: Slug | None = None
+
+
+def _as_note(value: object) -> object:
+    return {"text": value} if isinstance(value, str) else value
+
+
+NoteItem = Annotated[Note, BeforeValidator(_as_note)]
+Questions = Annotated[
+    tuple[Text, ...],
+    Field(description="questions this item answers, in people's words (written from the article)"),
+]
 
 
 class Article(Model):
@@ -56,6 +90,12 @@ class Situation(Model):
     id: Slug
     label: Text
     cues: tuple[Text, ...] = Field(min_length=1)
+    prefer: tuple[Text, ...] = Field(
+        default=(), description="words of the variant that suits it ('band' when at home)"
+    )
+    avoid: tuple[Text, ...] = Field(
+        default=(), description="words of the variant it rules out ('cable' with no cable)"
+    )
 
 
 class LanguageFile(Model):
@@ -96,12 +136,38 @@ class LanguageFile(Model):
     pronouns: tuple[Text, ...] = Field(
         default=(), description="words that refer back ('it', 'those'): they need a context"
     )
+    amounts: dict[Literal["duration", "frequency", "load", "count"], tuple[Text, ...]] = Field(
+        default_factory=dict,
+        description="words that say what an amount measures ('seconds', 'a week', 'kg'): a "
+        "'how long' question is answered by a fact that states a duration",
+    )
+    fillers: tuple[Text, ...] = Field(
+        default=(),
+        description="hedges read past entirely ('kinda', 'basically'): 'is that kinda like' "
+        "is 'is that like'",
+    )
+    reasons: tuple[Text, ...] = Field(
+        default=(),
+        description="phrases that mark an explanation ('because', 'comes from'): a why-question "
+        "prefers facts that give a reason",
+    )
+    references: dict[Literal["other", "first", "second", "all"], tuple[Text, ...]] = Field(
+        default_factory=dict,
+        description="phrases that pick among what was said before ('the other one', 'both')",
+    )
     stopwords: tuple[Text, ...] = Field(
         default=(), description="words that carry no meaning for matching ('the', 'should')"
     )
     corrections: tuple[Text, ...] = Field(
         default=(), description="phrases that correct the previous turn ('no i meant')"
     )
+
+
+class ExerciseNamesFile(Model):
+    """``exercise-names.yaml``: names of exercises in general (most of them not covered)."""
+
+    source: Text
+    names: tuple[Text, ...]
 
 
 class Muscle(Model):
@@ -125,9 +191,9 @@ class Method(Model):
 
     name: Text
     equipment: tuple[Text, ...] = ()
-    setup: tuple[Text, ...] = ()
-    steps: tuple[Text, ...] = Field(min_length=1)
-    tips: tuple[Text, ...] = ()
+    setup: tuple[NoteItem, ...] = ()
+    steps: tuple[NoteItem, ...] = Field(min_length=1)
+    tips: tuple[NoteItem, ...] = ()
     source: Slug | None = None
 
 
@@ -136,6 +202,7 @@ class Mistake(Model):
 
     mistake: Text
     fix: Text
+    questions: Questions = ()
     source: Slug | None = None
 
 
@@ -144,6 +211,7 @@ class Avoid(Model):
 
     who: Text
     why: Text
+    questions: Questions = ()
     source: Slug | None = None
 
 
@@ -158,6 +226,7 @@ class Alternative(Model):
     name: Text | None = None
     why: Text
     situations: tuple[Slug, ...] = ()
+    questions: Questions = ()
     source: Slug | None = None
 
     @model_validator(mode="after")
@@ -174,6 +243,7 @@ class Variation(Model):
     text: Text
     direction: Literal["harder", "easier", "different"] = "different"
     exercise: Slug | None = None
+    questions: Questions = ()
     source: Slug | None = None
 
 
@@ -182,16 +252,22 @@ class Point(Model):
 
     name: Text
     text: Text
+    questions: Questions = ()
     source: Slug | None = None
 
 
 class Faq(Model):
-    """A question people ask, alternate phrasings, and the answer."""
+    """A question people ask, alternate phrasings, and the answer.
+
+    ``stance`` is the article's short answer to a yes/no question ("no": the reverse squat is not
+    a kind of squat); the answer text then gives the reason.
+    """
 
     q: Text
     also: tuple[Text, ...] = ()
     a: Text
     intent: Intent
+    stance: Stance | None = None
     source: Slug | None = None
 
 
@@ -212,23 +288,26 @@ class Record(Model):
     aliases: tuple[Text, ...] = ()
     source: Slug
     summary: Text
-    facts: tuple[Text, ...] = ()
+    facts: tuple[NoteItem, ...] = ()
     keywords: tuple[Text, ...] = Field(
         default=(), description="words a description of it would use ('lying', 'knees to chest')"
     )
     movement: Literal["compound", "isolation", "stretch", "hold", "test", "pattern"] | None = None
     level: Text | None = None
+    difficulty: Difficulty | None = Field(
+        default=None, description="how hard the article says it is, for 'which is easiest?'"
+    )
     equipment: tuple[Text, ...] = ()
     muscles: Muscles | None = None
     methods: tuple[Method, ...] = ()
-    checklist: tuple[Text, ...] = ()
+    checklist: tuple[NoteItem, ...] = ()
     mistakes: tuple[Mistake, ...] = ()
-    cautions: tuple[Text, ...] = ()
+    cautions: tuple[NoteItem, ...] = ()
     avoid_if: tuple[Avoid, ...] = ()
     alternatives: tuple[Alternative, ...] = ()
     variations: tuple[Variation, ...] = ()
     benefits: tuple[Point, ...] = ()
-    suits: tuple[Text, ...] = ()
+    suits: tuple[NoteItem, ...] = ()
     programming: tuple[Point, ...] = ()
     points: tuple[Point, ...] = ()
     related: tuple[Slug, ...] = ()

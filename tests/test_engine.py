@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from bot.context import Context
 from bot.engine import MAX_REPLY_CHARS, Engine, Reply
+from bot.engine.facts import LABELS
 from bot.render import render_text
-from bot.sections import LABELS
 
 # "reverse squat" in full-width letters, as some phone keyboards type it.
 FULL_WIDTH = "".join(chr(ord(c) + 0xFEE0) if c != " " else c for c in "reverse squat")

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from bot.cli import main
+from bot.engine import Engine
 from bot.errors import KnowledgeError
 from bot.knowledge import check_knowledge, default_knowledge_dir, load_knowledge
 
@@ -175,7 +176,8 @@ def test_adding_an_exercise_is_only_yaml(kb_dir: Path) -> None:
         "checklist: [Squeeze before you lift.]\n"
     )
     kb = load_knowledge(kb_dir)
-    assert kb.records["glute-squeeze"].checklist == ("Squeeze before you lift.",)
+    assert [n.text for n in kb.records["glute-squeeze"].checklist] == ["Squeeze before you lift."]
+    assert Engine(kb).ask("glute squeeze checklist").answer.exercise == "glute-squeeze"
 
 
 def test_kb_check_command(

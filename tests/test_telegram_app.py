@@ -688,7 +688,7 @@ async def test_sigterm_sends_the_answer_in_flight_and_saves_state(
     ]
     assert fake_api.token.partition(":")[2] not in log
     saved = Store(state).load(1)
-    assert saved == Context(exercises=("reverse-squat",), intent="mistakes")
+    assert (saved.exercises, saved.intent) == (("reverse-squat",), "mistakes")
 
 
 # -- the pieces the application is built from ------------------------------------------------

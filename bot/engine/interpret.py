@@ -1,0 +1,417 @@
+"""Stage 3, interpret: what was recognised + the chat's context -> a :class:`Decision`.
+
+Which records the message is about (named, referred back to, described, or the conversation's),
+what it asks of them, whether it wants a stance (yes/no) or a reason, and what to do: answer,
+compare, pick among several, give safety advice, decline, or reply to small talk. The decision
+holds no text: composing the reply is the next stage's job.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from bot.context import Context
+from bot.engine.names import NameIndex
+from bot.engine.recognise import Ask, Form, How, Recognition, Ref
+from bot.engine.retrieve import FactIndex, Query
+from bot.engine.tuning import Tuning
+from bot.knowledge import KnowledgeBase
+
+# The constraint a pain, injury or medical condition leaves in a chat's context.
+MEDICAL = "medical"
+
+
+class Move(enum.Enum):
+    """What the reply does."""
+
+    ANSWER = "answer"  # answer about one record (lead fact, or a section, or an overview)
+    COMPARE = "compare"  # two records side by side
+    CHOOSE = "choose"  # pick among records in view ("which of them is easiest?")
+    SAFETY = "safety"  # pain, injury, medical: cautions and a referral
+    FOR_MUSCLE = "for muscle"  # exercises that work a muscle
+    FOR_SITUATION = "for situation"  # what fits a stated situation, across records
+    NOTED = "noted"  # a situation stated, nothing asked yet
+    SUGGEST = "suggest"  # did you mean...?
+    TALK = "talk"  # hello, thanks, help
+    DECLINE = "decline"  # not covered
+    DISTINCT = "distinct"  # a different exercise that shares a name with one of ours
+    TELL_APART = "tell apart"  # ours, told apart from the one that shares its name
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to reply, decided; the composer turns it into an answer."""
+
+    move: Move
+    recognition: Recognition
+    context: Context
+    records: tuple[str, ...] = ()
+    query: Query | None = None
+    stance: bool = False
+    reason: bool = False
+    uncovered: str | None = None
+    talk: str | None = None
+    suggestions: tuple[str, ...] = ()
+    carried_ask: Ask | None = None
+    described: bool = False
+    strengths: Mapping[str, float] = field(default_factory=dict)
+
+
+class Interpreter:
+    """Turns a recognition and a chat context into a decision."""
+
+    def __init__(
+        self, kb: KnowledgeBase, names: NameIndex, index: FactIndex, tuning: Tuning
+    ) -> None:
+        self.kb = kb
+        self.names = names
+        self.index = index
+        self.tuning = tuning
+
+    def decide(self, rec: Recognition, context: Context) -> Decision:
+        """The decision for one message."""
+        situations = _merge(context.constraints, rec.situations)
+        if rec.safety:
+            situations = _merge(situations, (MEDICAL,))
+        context = Context(
+            exercises=context.exercises,
+            intent=context.intent,
+            constraints=situations,
+            pending=context.pending,
+            recent=context.recent,
+            lead=context.lead,
+        )
+        picked = self._picked(rec, context)
+        if picked is not None:
+            return self._answer(rec, context, {picked: self.tuning.alias})
+        if rec.small_talk:
+            return Decision(Move.TALK, rec, context, talk=rec.small_talk)
+        if rec.distinct is not None and not rec.uncovered:
+            rid, _ = rec.distinct
+            # "Is it the same as the banded barbell one?", "what IS a reverse squat then?":
+            # about our record, with the other one told apart. Otherwise about the other one.
+            about_ours = (
+                Ask.COMPARISON in rec.asks or rec.form is Form.YES_NO or Ask.WHAT in rec.clear_asks
+            )
+            move = Move.TELL_APART if about_ours else Move.DISTINCT
+            return Decision(
+                move,
+                rec,
+                context,
+                records=(rid,),
+                strengths={rid: self.tuning.alias},
+                stance=rec.form is Form.YES_NO,
+            )
+        strengths = self._records(rec, context)
+        if rec.uncovered and not self._covered_beside(rec, strengths):
+            return Decision(
+                Move.DECLINE,
+                rec,
+                context,
+                records=tuple(strengths),
+                uncovered=rec.uncovered[0].name,
+            )
+        if rec.safety:
+            return Decision(
+                Move.SAFETY,
+                rec,
+                context,
+                records=tuple(strengths)[:1],
+                query=self._query(rec, context, strengths) if strengths else None,
+                strengths=strengths,
+            )
+        if not strengths:
+            return self._about_nothing_named(rec, context)
+        if len(strengths) >= 2 and (self._compares(rec) or self._relates(rec)):
+            pair = tuple(strengths)[:2]
+            # Topics that relate records ("squat vs. hip hinge") may hold the answer too.
+            t = self.tuning
+            topics = {r: t.partial for r, rec_ in self.kb.records.items() if rec_.kind == "topic"}
+            return Decision(
+                Move.COMPARE,
+                rec,
+                context,
+                records=pair,
+                query=self._query(rec, context, {**topics, **dict.fromkeys(pair, t.alias)}),
+            )
+        if len(strengths) >= 2 and rec.form is Form.WHICH:
+            return Decision(
+                Move.CHOOSE,
+                rec,
+                context,
+                records=tuple(strengths),
+                query=self._query(rec, context, strengths),
+            )
+        return self._answer(rec, context, strengths)
+
+    # -- which records -------------------------------------------------------------------
+
+    def _picked(self, rec: Recognition, context: Context) -> str | None:
+        """A "did you mean" candidate picked by "yes" or "the second one"."""
+        if not context.pending or rec.named:
+            return None
+        if rec.small_talk == "yes":
+            return context.pending[0]
+        if Ref.SECOND in rec.refs and len(context.pending) > 1:
+            return context.pending[1]
+        if Ref.FIRST in rec.refs:
+            return context.pending[0]
+        return None
+
+    def _records(self, rec: Recognition, context: Context) -> dict[str, float]:
+        """How surely each record is meant, strongest first; empty when none is."""
+        t = self.tuning
+        strengths: dict[str, float] = {}
+        for m in rec.mentions:
+            # Of several records named, the first is what the message is about ("weight for
+            # negative squats? I back squat 100 kg"): each later one counts a little less.
+            strength = m.strength * t.later_name ** len(strengths)
+            strengths[m.record] = max(strengths.get(m.record, 0.0), strength)
+        if rec.correction and not rec.named:
+            # "No, I meant the lying one with the cable": the record its description fits.
+            fits = [(r, v) for r, v in rec.described if r not in context.exercises]
+            if fits and fits[0][1] >= t.described_fit:
+                return {fits[0][0]: t.context}
+        referred = self._referred(rec, context)
+        if rec.named:
+            if referred and (rec.form is Form.WHICH or Ask.COMPARISON in rec.asks):
+                # "is that easier than reverse squats?": the record at hand against the one named
+                for rid in referred:
+                    strengths.setdefault(rid, t.context)
+            return _ordered(strengths)
+        if referred:
+            for rid in referred:
+                strengths[rid] = max(strengths.get(rid, 0.0), t.context)
+            return _ordered(strengths)
+        if rec.form is Form.WHICH and len(context.exercises) > 1 and not strengths:
+            # "which one would help my sprinting?" after two were compared
+            return dict.fromkeys(context.exercises, t.context)
+        described = self._described(rec)
+        if described and (not strengths or max(strengths.values()) < t.context):
+            # A generic or partial name ("squat") and words that describe one record far
+            # better ("squats where you lower slowly"): the description settles it.
+            strengths[described] = max(strengths.get(described, 0.0), t.context)
+        among = self._described_among(rec, context)
+        if among is not None and not strengths:
+            # "the foot grab one": of the records just discussed or offered, the one described
+            strengths[among] = t.context
+        elif context.exercises and self._follows_up(rec):
+            # The conversation's record competes with a generic or partial name, and with a
+            # record whose facts the message's words fit ("how often should I train these?"
+            # may be answered by the rest-day topic).
+            strengths.setdefault(context.exercises[0], t.context)
+            found = self._found_by_words(rec, context)
+            if found is not None:
+                strengths.setdefault(found, t.context * t.later_name)
+        elif strengths and max(strengths.values()) < t.context:
+            # Only a generic word ("squats every day"): a record whose facts cover the
+            # question far better (rest days) competes with it.
+            found = self._found_by_words(rec, context)
+            if found is not None:
+                strengths.setdefault(found, t.context)
+        return _ordered(strengths)
+
+    def _referred(self, rec: Recognition, context: Context) -> tuple[str, ...]:
+        """The records a back reference points at ("it", "the other one", "both of them")."""
+        if not rec.refs or not context.exercises:
+            return ()
+        shown = context.listed or context.exercises
+        if Ref.OTHER in rec.refs:
+            if len(context.exercises) > 1:
+                return (context.exercises[1],)
+            others = [r for r in (*shown, *context.recent) if r not in context.exercises[:1]]
+            described = self.names.describe(rec.topic, among=others) if others else []
+            if described:
+                return (described[0][0],)  # "the other one with dumbbells"
+            return tuple(others[:1])
+        if Ref.SECOND in rec.refs and len(shown) > 1:
+            return (shown[1],)
+        if Ref.FIRST in rec.refs:
+            return shown[:1]
+        if Ref.ALL in rec.refs and len(context.exercises) > 1:
+            return context.exercises
+        if Ref.ALL in rec.refs and len(context.recent) > 1:
+            return context.recent
+        if rec.named:
+            return context.exercises[:1]
+        return context.exercises[:1] if rec.form is not Form.WHICH else context.exercises
+
+    def _described(self, rec: Recognition) -> str | None:
+        """The record the message's words describe clearly better than any other."""
+        t = self.tuning
+        if not rec.described:
+            return None
+        best, fit = rec.described[0]
+        runner_up = rec.described[1][1] if len(rec.described) > 1 else 0.0
+        if fit >= t.described_fit and fit - runner_up >= t.described_margin:
+            return best
+        return None
+
+    def _described_among(self, rec: Recognition, context: Context) -> str | None:
+        """The one of the records recently discussed or offered that the message's words
+        describe clearly better than the others ("the yoga one", "the foot grab one")."""
+        t = self.tuning
+        if len(context.recent) < 2:
+            return None
+        fits = [(r, v) for r, v in self.names.describe(rec.topic, among=context.recent)]
+        if not fits or fits[0][0] in context.exercises[:1] or fits[0][1] < t.described_fit / 2:
+            return None
+        runner_up = fits[1][1] if len(fits) > 1 else 0.0
+        if fits[0][1] - runner_up < t.described_margin:
+            return None
+        return fits[0][0]
+
+    def _follows_up(self, rec: Recognition) -> bool:
+        """Whether a message naming no record continues the conversation: it asks something
+        (a cue phrase, a question word) or uses words the knowledge base knows."""
+        if rec.refs or rec.asks or rec.correction:
+            return True
+        known = [t for t in rec.topic if self.index.knows(t)]
+        return bool(known) and len(known) * 3 >= len(rec.topic)
+
+    def _covered_beside(self, rec: Recognition, strengths: Mapping[str, float]) -> bool:
+        """Whether a record named in full stands beside the uncovered exercise as what to do
+        instead of it ("can I do psoas marches instead of lunges?"). Asked about together in
+        any other way ("how do I do a romanian deadlift, is it like the hinge?"), the message
+        is about the exercise we do not cover."""
+        named = [m for m in rec.mentions if m.how is How.ALIAS]
+        if not named or Ask.ALTERNATIVES not in rec.clear_asks:
+            return False
+        return all(
+            m.end <= u.start or m.start >= u.end for m in named for u in rec.uncovered
+        ) and bool(strengths)
+
+    def _relates(self, rec: Recognition) -> bool:
+        """Two records named in full with no other clear ask ("do deadlifts hit the glutes
+        harder than back squats?"): the message is about how they relate."""
+        if len(rec.named) < 2:
+            return False
+        others = rec.clear_asks - {Ask.COMPARISON, Ask.MUSCLES, Ask.BENEFITS}
+        return not others
+
+    def _compares(self, rec: Recognition) -> bool:
+        weight = rec.asks.get(Ask.COMPARISON, 0.0)
+        rivals = [
+            w
+            for a, w in rec.asks.items()
+            if a not in (Ask.COMPARISON, Ask.WHAT, Ask.MUSCLES, Ask.BENEFITS) and w >= weight
+        ]
+        return weight >= 0.5 and not rivals
+
+    # -- nothing named -------------------------------------------------------------------
+
+    def _about_nothing_named(self, rec: Recognition, context: Context) -> Decision:
+        """No record named or in view: a muscle, a situation, a part of a name, or the
+        knowledge base as a whole. "Is it good for me?" with nothing said before refers to
+        nothing: declined rather than guessed."""
+        if rec.refs and not rec.mentions and len(rec.topic) < 2:
+            return Decision(Move.DECLINE, rec, context)
+        if rec.muscle_records and (Ask.MUSCLES in rec.asks or Ask.BENEFITS in rec.asks):
+            return Decision(Move.FOR_MUSCLE, rec, context, records=rec.muscle_records)
+        if rec.situations and Ask.ALTERNATIVES in rec.asks:
+            return Decision(Move.FOR_SITUATION, rec, context)
+        if rec.situations and not rec.asks:
+            return Decision(Move.NOTED, rec, context)
+        partial = tuple(dict.fromkeys(m.record for m in rec.mentions if m.how is not How.ALIAS))
+        if len(partial) > 1:
+            return Decision(Move.SUGGEST, rec, context, suggestions=partial[:4])
+        if 0 < len(rec.topic) <= 2:
+            # "stretch", "hip": a word or two that several records' names use.
+            named = tuple(self.names.named_with(rec.topic))
+            if 2 <= len(named) <= 4:
+                return Decision(Move.SUGGEST, rec, context, suggestions=named)
+        found = self._found_by_words(rec, context)
+        if found is not None:
+            return self._answer(rec, context, {found: self.tuning.context})
+        return Decision(Move.DECLINE, rec, context)
+
+    def _found_by_words(self, rec: Recognition, context: Context) -> str | None:
+        """The record a question naming none still clearly means: one fact covers most of
+        its topic."""
+        query = self._query(rec, context, dict.fromkeys(self.kb.records, 0.0))
+        if not query.topic:
+            return None
+        best = self.index.best_anywhere(query)
+        if best is None or best.covers < self.tuning.global_answers:
+            return None
+        if best.covers * sum(query.topic.values()) < self.tuning.global_evidence:
+            return None  # one common word ("times") is chance, not a topic
+        return best.fact.record
+
+    # -- the query -----------------------------------------------------------------------
+
+    def _answer(self, rec: Recognition, context: Context, strengths: dict[str, float]) -> Decision:
+        if len(strengths) < 2 and Ask.COMPARISON in rec.asks:
+            # "where should my shoulders be vs my hips?" with one exercise in view compares
+            # no exercises: the comparison word is only a hint.
+            asks = dict(rec.asks)
+            asks[Ask.COMPARISON] = min(asks[Ask.COMPARISON], self.tuning.hint)
+            rec = replace(rec, asks=asks)
+        first = next(iter(strengths))
+        if rec.situations and not rec.asks and first in context.exercises:
+            # "I don't have a gym though": what changes for the exercise at hand is the
+            # variant to do, or what to do instead.
+            rec = replace(rec, asks={self._situation_ask(first, context): 1.0})
+        named_by = {m.record: m.how for m in rec.mentions}
+        described = not rec.refs and (
+            named_by.get(first) is How.PARTIAL
+            or (first not in named_by and first == self._described(rec))
+        )
+        query = self._query(rec, context, strengths, described_as=first if described else None)
+        return Decision(
+            Move.ANSWER,
+            rec,
+            context,
+            records=tuple(strengths),
+            query=query,
+            stance=rec.form is Form.YES_NO,
+            reason=rec.form is Form.WHY,
+            strengths=strengths,
+            described=described,
+        )
+
+    def _situation_ask(self, rid: str, context: Context) -> Ask:
+        """The section a newly stated situation changes for ``rid``: its steps when the
+        situation picks another variant (bands at home), else its alternatives."""
+        probe = Query(topic={}, records={rid: 1.0}, asks={}, situations=context.constraints)
+        method = self.index.method_for(self.kb.records[rid], probe)
+        return Ask.STEPS if method else Ask.ALTERNATIVES
+
+    def _query(
+        self,
+        rec: Recognition,
+        context: Context,
+        strengths: Mapping[str, float],
+        described_as: str | None = None,
+    ) -> Query:
+        """What retrieval ranks by: the topic words with their weights, the asks, the records.
+
+        Words that described a record found by its description ("lie on your back, knees to
+        chest") have named it; what is left of the message is what it asks."""
+        pairs = list(zip(rec.topic, rec.topic_words, strict=True))
+        if described_as is not None:
+            naming = self.names.description_terms(described_as)
+            rest = [(t, w) for t, w in pairs if t not in naming]
+            if rest:
+                pairs = rest
+        weights = self.index.weights(pairs, rec.cue_terms)
+        return Query(
+            topic=weights,
+            records=strengths,
+            asks=rec.asks,
+            situations=context.constraints,
+            amount=rec.form is Form.AMOUNT,
+            why=rec.form is Form.WHY,
+            units=rec.units,
+            cues=rec.cue_terms,
+        )
+
+
+def _ordered(strengths: Mapping[str, float]) -> dict[str, float]:
+    return dict(sorted(strengths.items(), key=lambda kv: -kv[1]))
+
+
+def _merge(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*first, *second)))

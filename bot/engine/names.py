@@ -1,0 +1,402 @@
+"""Names: which records a text names, and which exercises it names that no record covers.
+
+Built once per knowledge base from the records' names and aliases, the muscles they list, the
+words that describe them, and the names of exercises in general (``exercise-names.yaml`` and
+``language.yaml``'s ``uncovered_exercises``). Where a general name and one of ours cover the
+same words, ours wins; where a general name is longer ("goblet squat" around our "squat"), it
+names another exercise.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from bot.engine.analyse import Analysis, Analyzer, PhraseIndex, Spelling
+from bot.engine.facts import facts_of
+from bot.engine.tuning import Tuning
+from bot.knowledge import KnowledgeBase
+from bot.text import words
+
+if TYPE_CHECKING:
+    from bot.engine.recognise import Mention, Uncovered
+
+# Words that stand in front of a name without changing which exercise it is: determiners.
+DETERMINERS = frozenset({"a", "an", "the", "my", "your", "these", "those", "this", "that"})
+# Words that only say "a muscle" rather than which one.
+_MUSCLE_FILLER = frozenset({"muscl", "group", "of", "the", "and"})
+
+
+class NameIndex:
+    """Names of records and of exercises in general, and the words that describe records."""
+
+    def __init__(self, kb: KnowledgeBase, analyzer: Analyzer, tuning: Tuning) -> None:
+        self.kb = kb
+        self.analyzer = analyzer
+        self.tuning = tuning
+        an = analyzer
+        lang = kb.language
+        self.aliases: dict[tuple[str, ...], str] = {}
+        records_using: dict[str, set[str]] = defaultdict(set)
+        for rid, record in kb.records.items():
+            for alias in (record.name, *record.aliases):
+                terms = an.terms(alias)
+                if terms:
+                    self.aliases.setdefault(terms, rid)
+                    for t in terms:
+                        records_using[t].add(rid)
+        self._alias_df = {t: len(r) for t, r in records_using.items()}
+        self._aliases_with: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+        for phrase in self.aliases:
+            if len(phrase) > 1:
+                for t in set(phrase):
+                    self._aliases_with[t].append(phrase)
+        self._alias_len = max((len(a) for a in self.aliases), default=1)
+        self.name_terms = {rid: frozenset(an.terms(r.name)) for rid, r in kb.records.items()}
+        self.nouns = frozenset(t for p in (an.terms(n) for n in lang.exercise_nouns) for t in p)
+        self.generic = frozenset(
+            t for p in (an.terms(g) for g in lang.generic_modifiers) for t in p
+        )
+        self.equipment = frozenset(
+            t
+            for r in kb.records.values()
+            for text in (*r.equipment, *(e for m in r.methods for e in m.equipment))
+            for t in an.terms(text)
+        )
+        spread: dict[str, set[str]] = defaultdict(set)
+        for rid, r in kb.records.items():
+            for f in facts_of(r):
+                for t in an.terms(f.text):
+                    spread[t].add(rid)
+        self.known_terms = frozenset(spread)
+        # How many records' facts use a word: "rep" or "hold" is everywhere, so it cannot
+        # name a record by itself, however few aliases use it.
+        self._spread = {t: len(r) for t, r in spread.items()}
+        # A bare exercise word the knowledge never uses ("lunge", "plank") names an exercise
+        # we do not cover; one it does use ("press your heels") may be a verb.
+        self.foreign_nouns = self.nouns - self.known_terms
+        self._build_general_names(kb)
+        # General names the knowledge itself uses as examples ("negative pull-ups").
+        self.examples = frozenset(
+            tuple(terms[a:b])
+            for r in kb.records.values()
+            for f in facts_of(r)
+            for terms in (an.terms(f.text),)
+            for a, b, _ in self.general.find(terms)
+        )
+        self._build_muscles(kb)
+        self._build_descriptions(kb)
+
+    # -- building ------------------------------------------------------------------------
+
+    def _build_general_names(self, kb: KnowledgeBase) -> None:
+        """Names of exercises in general, of two words or more ending in an exercise word
+        ("goblet squat", "romanian deadlift"), and the words such names put before that word
+        ("goblet", "romanian"): a word that names a variant, unlike "heavy" or "kettlebell"."""
+        an = self.analyzer
+        general: dict[tuple[str, ...], str] = {}
+        for name in (*kb.exercise_names, *kb.language.uncovered_exercises):
+            terms = an.terms(name)
+            if not terms or terms in self.aliases:
+                continue
+            listed = name in kb.language.uncovered_exercises
+            if listed or (len(terms) > 1 and terms[-1] in self.nouns):
+                general.setdefault(terms, " ".join(words(name)))
+        ordinary = self.generic | self.equipment
+        # "<word> <exercise word>" pairs that end general names ("hack squat" in "barbell hack
+        # squat"): a variant in its own right unless the word is generic or kit.
+        for terms in list(general):
+            pair = terms[-2:]
+            if len(pair) == 2 and pair[0] not in ordinary and pair not in self.aliases:
+                general.setdefault(pair, _pair_name(pair, general[terms]))
+        self.general = PhraseIndex(general.items())
+
+    def _build_muscles(self, kb: KnowledgeBase) -> None:
+        """Muscle names (with their aliases) -> terms, and each record's main-muscle terms."""
+        an = self.analyzer
+        self._muscles: dict[frozenset[str], str] = {}
+        self._primary: dict[str, frozenset[str]] = {}
+        for rid, record in kb.records.items():
+            if record.muscles is None:
+                continue
+            primary: set[str] = set()
+            for m in (*record.muscles.primary, *record.muscles.stabilisers):
+                for name in (m.name, *m.aliases):
+                    terms = frozenset(an.terms(name)) - _MUSCLE_FILLER
+                    if terms:
+                        self._muscles.setdefault(terms, m.name.lower())
+                        if m in record.muscles.primary:
+                            primary.update(terms)
+            self._primary[rid] = frozenset(primary)
+        # One-word muscle names ("quads", "psoas"): a word that names a muscle, not an exercise.
+        self.muscle_terms = frozenset(
+            t for terms in self._muscles if len(terms) == 1 for t in terms
+        )
+
+    def _build_descriptions(self, kb: KnowledgeBase) -> None:
+        """The words that describe each record as a whole: names, summary and keywords."""
+        an = self.analyzer
+        self._described_by: dict[str, frozenset[str]] = {}
+        records_of: dict[str, set[str]] = defaultdict(set)
+        for rid, r in kb.records.items():
+            text = " ".join((r.name, *r.aliases, r.summary, *r.keywords))
+            terms = frozenset(an.terms(text))
+            self._described_by[rid] = terms
+            for t in terms:
+                records_of[t].add(rid)
+        total = len(kb.records)
+        self._describe_idf = {t: math.log(1 + total / len(rids)) for t, rids in records_of.items()}
+        self._records_of = {t: frozenset(r) for t, r in records_of.items()}
+
+    # -- reading a text ------------------------------------------------------------------
+
+    def find(
+        self, analysis: Analysis, stop: frozenset[str]
+    ) -> tuple[tuple[Mention, ...], tuple[Uncovered, ...]]:
+        """The records ``analysis`` names and the uncovered exercises it names."""
+        from bot.engine.recognise import How, Mention, Uncovered
+
+        terms = analysis.terms
+        t = self.tuning
+        found: list[Mention] = []
+        taken: set[int] = set()
+        for size in range(min(self._alias_len, len(terms)), 0, -1):
+            for i in range(len(terms) - size + 1):
+                span = range(i, i + size)
+                if taken.intersection(span):
+                    continue
+                rid = self.aliases.get(terms[i : i + size])
+                if rid is None:
+                    continue
+                how, strength = How.ALIAS, t.alias
+                if size == 1 and self._alias_df.get(terms[i], 0) > t.distinctive_df:
+                    how, strength = How.GENERIC, t.generic_name
+                    if terms[i] in analysis.gerunds:
+                        strength *= t.activity  # "after squatting": the activity, not a record
+                elif size == 1:
+                    strength = t.one_word_alias
+                found.append(Mention(rid, i, i + size, strength, how))
+                taken.update(span)
+        uncovered: list[Uncovered] = []
+        for start, end, name in self.general.find(terms):
+            inside = [m for m in found if start <= m.start and m.end <= end]
+            overlaps = [m for m in found if m.start < end and start < m.end]
+            if overlaps and not inside:
+                continue  # one of ours stands across it: ours wins
+            if inside and all(m.end - m.start == end - start for m in inside):
+                continue  # the same words: ours
+            if inside and self._only_equipment(terms, start, end, inside):
+                continue  # "barbell deadlift" is our deadlift with its bar
+            found = [m for m in found if m not in inside]
+            uncovered.append(Uncovered(name, start, end))
+        uncovered.extend(self._variants(analysis, found, uncovered, stop))
+        if uncovered and not found:
+            found.extend(self._partial(terms, set(), stop))
+        if found:
+            # Beside a record, a name the knowledge uses as an example is that example.
+            uncovered = [u for u in uncovered if terms[u.start : u.end] not in self.examples]
+        if uncovered:
+            blocked = {i for u in uncovered for i in range(u.start, u.end)}
+            found = [m for m in found if not blocked.intersection(range(m.start, m.end))]
+        taken = {i for m in found for i in range(m.start, m.end)}
+        have = {m.record for m in found}
+        found.extend(m for m in self._partial(terms, taken, stop) if m.record not in have)
+        # "my normal back squat", "a basic squat": a generic word before a name is part of it.
+        found = [self._widened(terms, m) for m in found]
+        found.sort(key=lambda m: m.start)
+        return tuple(found), tuple(sorted(uncovered, key=lambda u: u.start))
+
+    def _widened(self, terms: tuple[str, ...], m: Mention) -> Mention:
+        start = m.start
+        while start > 0 and terms[start - 1] in self.generic:
+            start -= 1
+        return m if start == m.start else replace(m, start=start)
+
+    def _only_equipment(
+        self, terms: tuple[str, ...], start: int, end: int, inside: list[Mention]
+    ) -> bool:
+        own = {i for m in inside for i in range(m.start, m.end)}
+        return all(
+            terms[i] in self.equipment or terms[i] in self.generic
+            for i in range(start, end)
+            if i not in own
+        )
+
+    def _variants(
+        self,
+        analysis: Analysis,
+        found: list[Mention],
+        uncovered: list[Uncovered],
+        stop: frozenset[str],
+    ) -> Iterator[Uncovered]:
+        """ "<variant word> <exercise word>" phrases that are not ours ("zercher squat"), and
+        bare exercise words the knowledge never uses ("lunges").
+
+        A variant word is one that names variants in the general list ("goblet", "sumo"), or
+        a word neither the knowledge nor English knows; an ordinary English word in front of
+        a name ("basic squat tips") does not make another exercise.
+        """
+        from bot.engine.recognise import How, Uncovered
+
+        terms = analysis.terms
+        named_phrase = {
+            i
+            for m in found
+            if m.how is How.ALIAS and m.end - m.start > 1
+            for i in range(m.start, m.end)
+        }
+        claimed = {i for u in uncovered for i in range(u.start, u.end)}
+        for i, term in enumerate(terms):
+            if term not in self.nouns or i in named_phrase or i in claimed:
+                continue
+            if term in analysis.gerunds:
+                continue  # "squatting" is the activity, not a named exercise
+            prev = terms[i - 1] if i > 0 else None
+            variant = prev is not None and self._names_variant(analysis, i - 1, prev, stop)
+            if variant and not any(prev in alias and term in alias for alias in self.aliases):
+                yield Uncovered(analysis.words_of(i - 1, i + 1), i - 1, i + 1)
+                continue
+            if term in self.foreign_nouns and (prev is None or prev not in self.nouns):
+                yield Uncovered(analysis.words_of(i, i + 1), i, i + 1)
+
+    def _names_variant(self, analysis: Analysis, i: int, term: str, stop: frozenset[str]) -> bool:
+        """A word nobody knows in front of an exercise word names a variant ("kossack
+        squat"); a known word that no general name pairs with it does not ("basic squat")."""
+        if term in stop or term in self.generic or term.isdigit() or len(term) <= 2:
+            return False
+        word = analysis.word_at(i)
+        return word.spelling is Spelling.UNKNOWN and term not in self.known_terms
+
+    def _partial(
+        self, terms: tuple[str, ...], taken: set[int], stop: frozenset[str]
+    ) -> Iterator[Mention]:
+        """Records named by a distinctive part of a name ("leg hold", "negative reps").
+
+        A muscle word alone ("quads", "psoas") names a muscle, not the exercise whose alias
+        happens to contain it, so muscle words do not count towards a partial name.
+        """
+        from bot.engine.recognise import How, Mention
+
+        t = self.tuning
+        free = {
+            term: i
+            for i, term in enumerate(terms)
+            if i not in taken and term not in stop and term not in self.muscle_terms
+        }
+        best: dict[str, Mention] = {}
+        for alias in {a for term in free for a in self._aliases_with.get(term, ())}:
+            rid = self.aliases[alias]
+            weights = [1.0 / self._alias_df.get(term, 1) for term in alias]
+            hit = [term in free for term in alias]
+            share = sum(w for w, h in zip(weights, hit, strict=True) if h) / sum(weights)
+            # A part names its record when it holds a word few names and few records use
+            # ("psoas"), or two of the name's words side by side ("leg hold").
+            distinctive = any(
+                h
+                and self._alias_df.get(term, 0) <= t.distinctive_df
+                and self._spread.get(term, 0) <= t.distinctive_df
+                for term, h in zip(alias, hit, strict=True)
+            ) or _adjacent_pair(terms, alias, free)
+            if share <= t.partial_share or not distinctive:
+                continue
+            pos = sorted(free[term] for term, h in zip(alias, hit, strict=True) if h)
+            mention = Mention(rid, pos[0], pos[-1] + 1, round(t.partial * share, 3), How.PARTIAL)
+            if rid not in best or mention.strength > best[rid].strength:
+                best[rid] = mention
+        yield from best.values()
+
+    def as_it(
+        self, terms: tuple[str, ...], mentions: Iterable[Mention]
+    ) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """``terms`` with each named record (and a determiner before it) read as "it", and the
+        index in ``terms`` each output term stands for."""
+        starts = {m.start: m.end for m in mentions}
+        out: list[str] = []
+        origin: list[int] = []
+        i = 0
+        while i < len(terms):
+            if i in starts:
+                if out and out[-1] in DETERMINERS:
+                    out.pop()
+                    origin.pop()
+                out.append("it")
+                origin.append(i)
+                i = starts[i]
+            else:
+                out.append(terms[i])
+                origin.append(i)
+                i += 1
+        return tuple(out), tuple(origin)
+
+    def muscles_in(self, terms: Iterable[str]) -> Iterator[str]:
+        """The muscles (by their main name) whose every name word ``terms`` holds."""
+        present = set(terms)
+        seen: set[str] = set()
+        for names, canonical in self._muscles.items():
+            if names <= present and canonical not in seen:
+                seen.add(canonical)
+                yield canonical
+
+    def records_for_muscles(self, terms: Iterable[str]) -> list[str]:
+        """Records whose main muscles include every muscle ``terms`` mention, in file order."""
+        present = set(terms)
+        asked = [names for names in self._muscles if names <= present]
+        if not asked:
+            return []
+        return [
+            rid
+            for rid, primary in self._primary.items()
+            if all(names <= primary for names in asked)
+        ]
+
+    def named_with(self, terms: Iterable[str]) -> list[str]:
+        """Records one of whose names uses every one of ``terms`` ("stretch"), in file order."""
+        wanted = set(terms)
+        if not wanted:
+            return []
+        found = {rid for alias, rid in self.aliases.items() if wanted <= set(alias)}
+        return [rid for rid in self.kb.records if rid in found]
+
+    def description_terms(self, rid: str) -> frozenset[str]:
+        """The words that describe a record as a whole: its names, summary and keywords."""
+        return self._described_by[rid]
+
+    def describe(
+        self, terms: Iterable[str], among: Iterable[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """Records ranked by the IDF-weighted share of ``terms`` that describe them ("lie on
+        your back, knees to your chest" fits the reverse squat); ``among`` limits the records
+        (then one or two telling words are enough: "the yoga one")."""
+        q = [t for t in dict.fromkeys(terms) if t in self._records_of]
+        allowed = set(among) if among is not None else set(self.kb.records)
+        if among is not None:
+            q = [t for t in q if self._records_of[t] & allowed]
+        elif len(q) < self.tuning.description_terms:
+            return []
+        total = sum(self._describe_idf[t] for t in q)
+        if not total:
+            return []
+        scores: dict[str, float] = defaultdict(float)
+        for t in q:
+            for rid in self._records_of[t] & allowed:
+                scores[rid] += self._describe_idf[t] / total
+        ranked = sorted(scores.items(), key=lambda rv: -rv[1])
+        return ranked if among is not None else ranked[:3]
+
+
+def _pair_name(pair: tuple[str, ...], full_name: str) -> str:
+    """The last two words of a general name as written ("hack squat")."""
+    return " ".join(full_name.split()[-len(pair) :])
+
+
+def _adjacent_pair(terms: tuple[str, ...], alias: tuple[str, ...], free: dict[str, int]) -> bool:
+    """Whether two neighbouring words of ``alias`` stand side by side, free, in ``terms``."""
+    for a, b in itertools.pairwise(alias):
+        i = free.get(a)
+        if i is not None and i + 1 < len(terms) and terms[i + 1] == b and b in free:
+            return True
+    return False

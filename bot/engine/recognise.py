@@ -1,0 +1,537 @@
+"""Stage 2, recognise: an analysed text -> what it mentions.
+
+Which records it names (by an alias, a distinctive part of one, or a generic word such as
+"squat"), exercises it names that no record covers, the asks its cue phrases signal, its
+question form (yes/no, why, how much...), back references ("it", "the other one"), stated
+situations, safety words and small talk. No conversation context: interpreting what the
+mentions mean in a chat is the next stage's job.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from bot.engine.analyse import Analysis, Analyzer, PhraseIndex, Spelling, Word
+from bot.engine.names import NameIndex
+from bot.engine.tuning import Tuning
+from bot.knowledge import KnowledgeBase
+from bot.schema import DistinctFrom
+from bot.text import words
+
+
+class Ask(enum.StrEnum):
+    """What a question asks for: a section of a record, or a comparison of two."""
+
+    WHAT = "what"
+    MUSCLES = "muscles"
+    STEPS = "steps"
+    CHECKLIST = "checklist"
+    MISTAKES = "mistakes"
+    CAUTIONS = "cautions"
+    ALTERNATIVES = "alternatives"
+    BENEFITS = "benefits"
+    VARIATIONS = "variations"
+    PROGRAMMING = "programming"
+    COMPARISON = "comparison"
+
+
+class Form(enum.Enum):
+    """The grammatical form of a question, which shapes how its answer opens."""
+
+    YES_NO = "yes/no"  # "do psoas marches need a cable machine?" -> Yes / No / It depends
+    WHY = "why"  # "why does hinging spare the knees?" -> the reason
+    AMOUNT = "amount"  # "how many seconds down?" -> the fact must state an amount
+    WHICH = "which"  # "which is easier?" -> pick among the records in view
+    OPEN = "open"  # what / how / anything else
+
+
+class Ref(enum.Enum):
+    """A reference back to the conversation."""
+
+    IT = "it"  # it, that, those, them: what we were talking about
+    OTHER = "other"  # the other one
+    FIRST = "first"  # the first one
+    SECOND = "second"  # the second one
+    ALL = "all"  # both, all of them, which of them
+
+
+class How(enum.Enum):
+    """How a record was named."""
+
+    ALIAS = "alias"  # one of its names, in full ("reverse squat")
+    GENERIC = "generic"  # a one-word name several records share ("squat")
+    PARTIAL = "partial"  # a distinctive part of a name ("leg hold")
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A record the text names, where (term positions) and how surely (0..1)."""
+
+    record: str
+    start: int
+    end: int
+    strength: float
+    how: How
+
+
+@dataclass(frozen=True, slots=True)
+class Uncovered:
+    """An exercise the text names that no record covers ("goblet squat")."""
+
+    name: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """Everything recognised in one text, before the conversation is taken into account.
+
+    ``topic`` holds the terms that say what is asked about a record (names, stopwords and
+    numbers removed); ``cue_terms`` those of them that only say which kind of answer is
+    wanted ("checklist", "muscles"). ``asks`` holds each ask's evidence, 0..1.
+    """
+
+    analysis: Analysis
+    mentions: tuple[Mention, ...]
+    uncovered: tuple[Uncovered, ...]
+    asks: dict[Ask, float]
+    clear_asks: frozenset[Ask]
+    form: Form
+    refs: frozenset[Ref]
+    situations: tuple[str, ...]
+    safety: tuple[str, ...]
+    small_talk: str | None
+    correction: bool
+    topic: tuple[str, ...]
+    topic_words: tuple[Word, ...]
+    cue_terms: frozenset[str]
+    muscles: tuple[str, ...]
+    muscle_records: tuple[str, ...]
+    distinct: tuple[str, DistinctFrom] | None = None
+    negated: bool = False
+    understood: float = 1.0
+    asked: str | None = None
+    units: frozenset[str] = frozenset()
+    muscle_ask: bool = False
+    described: tuple[tuple[str, float], ...] = field(default=())
+
+    @property
+    def records(self) -> tuple[str, ...]:
+        """Named records in order of appearance, without repeats."""
+        return tuple(dict.fromkeys(m.record for m in self.mentions))
+
+    @property
+    def named(self) -> tuple[str, ...]:
+        """Records named in full (not only by a generic word or part of a name)."""
+        return tuple(dict.fromkeys(m.record for m in self.mentions if m.how is How.ALIAS))
+
+
+# First words that make a question a yes/no question ("is it...", "do I need...").
+_AUXILIARIES = frozenset(
+    [
+        "is",
+        "are",
+        "am",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "has",
+        "have",
+        "had",
+        "was",
+        "were",
+        "isnt",
+        "arent",
+        "dont",
+        "doesnt",
+        "didnt",
+        "cant",
+        "couldnt",
+        "shouldnt",
+        "wont",
+        "wouldnt",
+        "hasnt",
+        "havent",
+    ]
+)
+# Words that may come before the question itself ("so", "ok", "hey").
+_LEAD_IN = frozenset(
+    [
+        "so",
+        "ok",
+        "okay",
+        "and",
+        "but",
+        "also",
+        "hey",
+        "hi",
+        "hmm",
+        "um",
+        "uh",
+        "well",
+        "wait",
+        "quick",
+        "question",
+        "q",
+        "lol",
+        "yo",
+        "right",
+        "then",
+        "sorry",
+        "plus",
+        "oh",
+        "ah",
+        "alright",
+        "fine",
+        "cool",
+        "thanks",
+    ]
+)
+_WH = frozenset(
+    [
+        "what",
+        "which",
+        "how",
+        "why",
+        "when",
+        "where",
+        "who",
+        "whats",
+        "hows",
+        "whos",
+        "whens",
+        "wheres",
+    ]
+)
+# Words that make a safety word about avoiding it ("so I don't get hurt", "avoid injury").
+_PREVENTION = frozenset(
+    [
+        "dont",
+        "not",
+        "no",
+        "never",
+        "avoid",
+        "avoiding",
+        "prevent",
+        "preventing",
+        "without",
+        "risk",
+        "protect",
+    ]
+)
+_NEGATIONS = frozenset(
+    [
+        "not",
+        "no",
+        "never",
+        "dont",
+        "doesnt",
+        "cant",
+        "cannot",
+        "shouldnt",
+        "isnt",
+        "arent",
+        "without",
+    ]
+)
+_AMOUNT_PHRASES = (
+    ("how", "many"),
+    ("how", "much"),
+    ("how", "long"),
+    ("how", "often"),
+    ("how", "heavy"),
+    ("how", "slow"),
+    ("how", "fast"),
+    ("what", "weight"),
+    ("what", "percentage"),
+    ("what", "percent"),
+    ("how", "frequently"),
+)
+_WHY_PHRASES = (("why",), ("how", "come"), ("what", "causes"), ("whats", "the", "reason"))
+_WHICH_PHRASES = (
+    ("which",),
+    ("what", "is", "better"),
+    ("whats", "better"),
+    ("what", "is", "easier"),
+)
+
+
+class Recogniser:
+    """Finds mentions, asks and cues in analysed text; built once per knowledge base."""
+
+    def __init__(self, kb: KnowledgeBase, analyzer: Analyzer, tuning: Tuning) -> None:
+        self.kb = kb
+        self.analyzer = analyzer
+        self.tuning = tuning
+        self.names = NameIndex(kb, analyzer, tuning)
+        an = analyzer
+        lang = kb.language
+        signals: list[tuple[tuple[str, ...], tuple[str, str]]] = []
+        for kind, table in (("cue", lang.intents), ("hint", lang.intent_hints)):
+            for intent, cues in table.items():
+                signals.extend((p, (kind, intent)) for p in _phrases(an, cues))
+        for situation in lang.situations:
+            signals.extend((p, ("situation", situation.id)) for p in _phrases(an, situation.cues))
+        for talk, cues in lang.small_talk.items():
+            signals.extend((p, ("talk", talk)) for p in _phrases(an, cues))
+        signals.extend((p, ("correction", "")) for p in _phrases(an, lang.corrections))
+        signals.extend((p, ("ref", Ref.IT.value)) for p in _phrases(an, lang.pronouns))
+        for ref, cues in lang.references.items():
+            signals.extend((p, ("ref", ref)) for p in _phrases(an, cues))
+        self.signals = PhraseIndex(signals)
+        self.units = PhraseIndex(
+            (p, unit) for unit, cues in lang.amounts.items() for p in _phrases(an, cues)
+        )
+        self.stop = frozenset(t for p in _phrases(an, lang.stopwords) for t in p)
+        # Safety words are matched as written, not stemmed: "pulling my knees" is no "pulled
+        # my hamstring", "replace my squats" no "hip replacement".
+        self.safety = PhraseIndex((tuple(words(c)), c) for c in lang.safety_cues)
+        # Cues of two or more content words also count in any order, with words between
+        # ("my balance is pretty bad" for "bad balance").
+        self._loose_situations = [
+            (situation.id, frozenset(phrase))
+            for situation in lang.situations
+            for phrase in _phrases(an, situation.cues)
+            if len(phrase) > 1 and not any(t in self.stop for t in phrase)
+        ]
+        self.distinct = {
+            rid: tuple((d, _phrases(an, d.cues)) for d in r.distinct_from)
+            for rid, r in kb.records.items()
+            if r.distinct_from
+        }
+
+    def is_stopword(self, term: str) -> bool:
+        """Whether ``term`` (a stem) carries no meaning for matching."""
+        return term in self.stop
+
+    def recognise(self, analysis: Analysis) -> Recognition:
+        """Everything :class:`Recognition` holds, for one analysed text."""
+        terms = analysis.terms
+        mentions, uncovered = self.names.find(analysis, self.stop)
+        found = self.signals.find(terms)
+        kinds = {kind for _, _, (kind, _) in found}
+        # Asks are read with each named record standing as "it", so one cue phrase covers
+        # "what does it work" and "what does a reverse squat work".
+        as_it, as_it_origin = self.names.as_it(terms, mentions)
+        asks_found = [f for f in self.signals.find(as_it) if f[2][0] in ("cue", "hint")]
+        # The words of the clear cue phrases found here ("how long", "checklist") say which
+        # kind of answer is wanted; the same words elsewhere ("rest" without "day") do not.
+        cue_at = {
+            as_it_origin[j] for a, b, (k, _) in asks_found if k == "cue" for j in range(a, b)
+        }
+        # Words of a name beyond the record's own name ("banded", "cable") say which version
+        # is meant, so they stay part of what is asked.
+        named_at = {
+            i
+            for m in mentions
+            for i in range(m.start, m.end)
+            if terms[i] in self.names.name_terms[m.record] or terms[i] in self.names.generic
+        }
+        # Words of signal phrases ("no I meant", "the other one", "thanks") say how the
+        # message relates to the conversation, not what it asks about; a stated situation's
+        # words are the subject only when nothing else is asked ("ok for a beginner?").
+        clear = any(k == "cue" for _, _, (k, _) in asks_found)
+        signal_at = {
+            i
+            for a, b, (k, _) in found
+            if k in ("correction", "ref", "talk") or (k == "situation" and clear)
+            for i in range(a, b)
+        }
+        at = [
+            i
+            for i, t in enumerate(terms)
+            if i not in named_at and i not in signal_at and t not in self.stop and not t.isdigit()
+        ]
+        topic = tuple(terms[i] for i in at)
+        muscles = tuple(self.names.muscles_in(topic))
+        refs = frozenset(Ref(v) for _, _, (k, v) in found if k == "ref")
+        talk = [(a, b, v) for a, b, (k, v) in found if k == "talk"]
+        units = self.units.find(terms)
+        unit_at = {i for a, b, _ in units for i in range(a, b)}
+        form = _form(analysis)
+        if form is Form.OPEN and units and all(i in unit_at for i in at):
+            form = Form.AMOUNT  # "sets and reps?"
+        asks = _ask_weights(asks_found, self.tuning)
+        muscle_ask = asks.get(Ask.MUSCLES, 0.0) > 0 or asks.get(Ask.BENEFITS, 0.0) > 0
+        if muscles and Ask.MUSCLES not in asks:
+            asks[Ask.MUSCLES] = self.tuning.hint  # "does it hit my glutes or quads?"
+        return Recognition(
+            analysis=analysis,
+            mentions=mentions,
+            uncovered=uncovered,
+            asks=asks,
+            clear_asks=frozenset(Ask(v) for _, _, (k, v) in asks_found if k == "cue"),
+            form=form,
+            refs=refs,
+            situations=self._situations(terms, found),
+            safety=self._safety(analysis),
+            small_talk=self._small_talk(terms, talk, mentions),
+            correction="correction" in kinds,
+            topic=topic,
+            topic_words=tuple(analysis.word_at(i) for i in at),
+            cue_terms=frozenset(terms[i] for i in at if i in cue_at),
+            muscles=muscles,
+            muscle_records=tuple(self.names.records_for_muscles(topic))
+            if muscles and muscle_ask
+            else (),
+            distinct=self._distinct(terms, mentions),
+            negated=any(w.read in _NEGATIONS for w in analysis.words),
+            understood=self._understood(analysis),
+            asked=_asked(analysis, at, self.stop),
+            units=frozenset(u for _, _, u in units),
+            muscle_ask=muscle_ask,
+            described=tuple(self.names.describe(topic)),
+        )
+
+    def _safety(self, analysis: Analysis) -> tuple[str, ...]:
+        """Safety words as written, except where the message is about preventing them ("so I
+        don't get hurt", "to avoid injury"): that asks for cautions, not a referral."""
+        written = [w.written for w in analysis.words]
+        found = []
+        for start, _, cue in self.safety.find(written):
+            before = {w.read for w in analysis.words[max(0, start - 3) : start]}
+            if not before & _PREVENTION:
+                found.append(cue)
+        return tuple(found)
+
+    def _small_talk(
+        self,
+        terms: tuple[str, ...],
+        talk: list[tuple[int, int, str]],
+        mentions: tuple[Mention, ...],
+    ) -> str | None:
+        """What a message that is only small talk ("hi", "thanks!") stands for."""
+        if not talk or mentions:
+            return None
+        covered = {i for a, b, _ in talk for i in range(a, b)}
+        if not all(i in covered or t in self.stop for i, t in enumerate(terms)):
+            return None
+        return max(talk, key=lambda abv: abv[1] - abv[0])[2]
+
+    def _situations(
+        self, terms: tuple[str, ...], found: list[tuple[int, int, tuple[str, str]]]
+    ) -> tuple[str, ...]:
+        """Situations stated by a cue phrase, or by all the words of a several-word cue in any
+        order ("my core is pretty weak")."""
+        stated = [v for _, _, (k, v) in found if k == "situation"]
+        present = set(terms)
+        stated.extend(sid for sid, loose in self._loose_situations if loose <= present)
+        return tuple(dict.fromkeys(stated))
+
+    def _distinct(
+        self, terms: tuple[str, ...], mentions: tuple[Mention, ...]
+    ) -> tuple[str, DistinctFrom] | None:
+        for m in mentions:
+            for item, cues in self.distinct.get(m.record, ()):
+                if any(_contains(terms, p) for p in cues):
+                    return m.record, item
+        return None
+
+    def _understood(self, analysis: Analysis) -> float:
+        """The share of the text's words that are known (to the knowledge base or English)."""
+        if not analysis.words:
+            return 1.0
+        known = sum(1 for w in analysis.words if w.spelling is not Spelling.UNKNOWN)
+        return known / len(analysis.words)
+
+
+def _phrases(analyzer: Analyzer, items: Iterable[str]) -> tuple[tuple[str, ...], ...]:
+    return tuple(t for t in (analyzer.terms(i) for i in items) if t)
+
+
+def _contains(terms: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
+    n = len(phrase)
+    return any(terms[i : i + n] == phrase for i in range(len(terms) - n + 1))
+
+
+def _ask_weights(
+    found: list[tuple[int, int, tuple[str, str]]], tuning: Tuning
+) -> dict[Ask, float]:
+    """Ask -> 0..1: a clear cue phrase is decisive; each hint leans by ``tuning.hint``,
+    counted once even inside a longer hint ("make it easier" is not also "easier")."""
+    strong = {v for _, _, (k, v) in found if k == "cue"}
+    hints = [(a, b, v) for a, b, (k, v) in found if k == "hint"]
+    scores: dict[Ask, float] = {}
+    for intent in strong | {v for _, _, v in hints}:
+        spans = list(dict.fromkeys((a, b) for a, b, v in hints if v == intent))
+        lone = sum(
+            1
+            for a, b in spans
+            if not any(c <= a and b <= d and (c, d) != (a, b) for c, d in spans)
+        )
+        base = 1.0 if intent in strong else 0.0
+        scores[Ask(intent)] = min(1.0, base + tuning.hint * lone)
+    return scores
+
+
+def _form(analysis: Analysis) -> Form:
+    """The question's form, read from its words as spelled right."""
+    read = [w.read for w in analysis.words]
+    start = 0
+    while start < len(read) and read[start] in _LEAD_IN:
+        start += 1
+    head = read[start:]
+    if _has_phrase(read, _WHY_PHRASES):
+        return Form.WHY
+    if _has_phrase(read, _AMOUNT_PHRASES):
+        return Form.AMOUNT
+    if head and head[0] in _AUXILIARIES and not _WH.intersection(head[:2]):
+        return Form.YES_NO
+    if _has_phrase(read, _WHICH_PHRASES):
+        return Form.WHICH
+    if (read and read[-1] in ("right", "yes")) or _has_phrase(read, (("or", "not"),)):
+        return Form.YES_NO
+    if "same" in read and not _WH.intersection(read):
+        return Form.YES_NO  # "negative squat = eccentric squat? same thing?"
+    return Form.OPEN
+
+
+_ASKED_AFTER = (
+    ("what",),
+    ("which",),
+    ("whats",),
+    ("how", "many"),
+    ("how", "much"),
+    ("what", "kind", "of"),
+    ("what", "type", "of"),
+    ("what", "sort", "of"),
+)
+
+
+def _asked(analysis: Analysis, topic_at: list[int], stop: frozenset[str]) -> str | None:
+    """The term a wh-question asks for: the first word that means something right after
+    "what", "which", "how many", "how much" ("how many *calories*", "what *brand*", "how much
+    does it *cost*"), when that word is part of the topic (not a record's name)."""
+    read = [w.read for w in analysis.words]
+    topic = set(topic_at)
+    for phrase in _ASKED_AFTER:
+        n = len(phrase)
+        for i in range(len(read) - n + 1):
+            if tuple(read[i : i + n]) != phrase:
+                continue
+            after = [t for t, o in enumerate(analysis.origin) if i + n <= o <= i + n + 3]
+            for t in after:
+                if analysis.terms[t] in stop and t not in topic:
+                    continue
+                return analysis.terms[t] if t in topic else None
+    return None
+
+
+def _has_phrase(words_: list[str], phrases: Iterable[tuple[str, ...]]) -> bool:
+    return any(
+        tuple(words_[i : i + len(p)]) == p
+        for p in phrases
+        for i in range(len(words_) - len(p) + 1)
+    )

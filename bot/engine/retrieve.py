@@ -1,0 +1,304 @@
+"""Stage 4, retrieve: a decision about which records and what is asked -> ranked facts.
+
+Every item of knowledge is a :class:`~bot.engine.facts.Fact`. A fact is ranked by how much of
+the question's topic its words cover (each word weighted by how telling it is), helped by the
+ask the cue phrases signal (a prior, not a gate), by the questions the item says it answers,
+by the variant (cable, band) the person's words or situation pick, and by how surely its record
+is meant. :class:`Tuning` holds the weights and their order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from bot.engine.analyse import Analyzer, PhraseIndex, Spelling, Word
+from bot.engine.facts import Fact, Section, facts_of, has_quantity
+from bot.engine.recognise import Ask
+from bot.engine.tuning import Tuning
+from bot.knowledge import KnowledgeBase
+from bot.schema import Record, Situation
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A fact, its score for the question, and the share of the question's topic it covers."""
+
+    fact: Fact
+    score: float
+    covers: float
+
+
+@dataclass(frozen=True)
+class Query:
+    """What retrieval needs to know about a question (built by the interpret stage).
+
+    ``topic`` maps each topic term to its weight; ``records`` maps the records in question to
+    how surely each is meant; ``asks`` are the ask priors; ``situations`` the person's stated
+    situations; ``amount`` whether the answer must state an amount.
+    """
+
+    topic: Mapping[str, float]
+    records: Mapping[str, float]
+    asks: Mapping[Ask, float]
+    situations: tuple[str, ...] = ()
+    amount: bool = False
+    why: bool = False
+    units: frozenset[str] = frozenset()
+    cues: frozenset[str] = frozenset()
+
+    @property
+    def subject(self) -> dict[str, float]:
+        """The topic without the words that only say which kind of answer is wanted."""
+        return {t: w for t, w in self.topic.items() if t not in self.cues}
+
+
+class FactIndex:
+    """Every fact of a knowledge base with its terms, built once."""
+
+    def __init__(self, kb: KnowledgeBase, analyzer: Analyzer, tuning: Tuning) -> None:
+        self.kb = kb
+        self.analyzer = analyzer
+        self.tuning = tuning
+        self.facts: list[Fact] = []
+        self.by_record: dict[str, list[int]] = defaultdict(list)
+        self._terms: list[frozenset[str]] = []
+        self._phrasings: list[tuple[frozenset[str], ...]] = []
+        self._amount: list[bool] = []
+        for rid, record in kb.records.items():
+            for fact in facts_of(record):
+                n = len(self.facts)
+                self.facts.append(fact)
+                self.by_record[rid].append(n)
+                # A step's method (its name and kit) is matched by method_for, not per step.
+                about = "" if fact.method is not None else fact.about
+                asked = " ".join(fact.questions)
+                text = f"{fact.section.label} {about} {asked} {fact.text}"
+                self._terms.append(frozenset(analyzer.terms(text)))
+                self._phrasings.append(tuple(frozenset(analyzer.terms(q)) for q in fact.questions))
+                self._amount.append(has_quantity(fact.text))
+        self._number = {f.key: n for n, f in enumerate(self.facts)}
+        df: dict[str, int] = defaultdict(int)
+        postings: dict[str, list[int]] = defaultdict(list)
+        for n, terms in enumerate(self._terms):
+            for t in terms:
+                df[t] += 1
+                postings[t].append(n)
+        self._postings = dict(postings)
+        total = len(self.facts)
+        top = math.log(1 + total)
+        # How telling a word is inside this knowledge base, 0..1 (1: one fact uses it).
+        self.idf = {t: math.log(1 + total / n) / top for t, n in df.items()}
+        self._methods = {
+            rid: [frozenset(analyzer.terms(" ".join((m.name, *m.equipment)))) for m in r.methods]
+            for rid, r in kb.records.items()
+        }
+        self._situations = {s.id: s for s in kb.language.situations}
+        units: PhraseIndex[str] = PhraseIndex(
+            (analyzer.terms(cue), str(unit))
+            for unit, cues in kb.language.amounts.items()
+            for cue in cues
+        )
+        self._units = [amount_units(units, analyzer.terms(f.text)) for f in self.facts]
+        reasons = PhraseIndex((analyzer.terms(r), True) for r in kb.language.reasons)
+        self._reason = [bool(reasons.find(analyzer.terms(f.text))) for f in self.facts]
+        self._unit_terms = frozenset(
+            t for cues in kb.language.amounts.values() for c in cues for t in analyzer.terms(c)
+        )
+
+    def is_unit(self, term: str) -> bool:
+        """Whether ``term`` names what an amount measures ("seconds", "reps", "heavy")."""
+        return term in self._unit_terms
+
+    def has_term(self, fact: Fact, term: str) -> bool:
+        """Whether ``fact``'s words include ``term``."""
+        return term in self._terms[self._number[fact.key]]
+
+    def knows(self, term: str) -> bool:
+        """Whether some fact uses ``term``."""
+        return term in self.idf
+
+    def rank(self, query: Query, limit: int = 8) -> list[Ranked]:
+        """The facts of the query's records, best first."""
+        t = self.tuning
+        total = sum(query.topic.values())
+        out: list[Ranked] = []
+        for rid, strength in query.records.items():
+            method = self.method_for(self.kb.records[rid], query)
+            for n in self.by_record.get(rid, ()):
+                fact = self.facts[n]
+                terms = self._terms[n]
+                covers = (
+                    sum(w for term, w in query.topic.items() if term in terms) / total
+                    if total
+                    else 0.0
+                )
+                score = covers
+                score += t.ask_prior * query.asks.get(_ask_of(fact), 0.0)
+                score += t.phrasing * self._phrasing(n, query.topic)
+                if fact.method is not None and method is not None:
+                    score += t.method if fact.method == method else -t.method
+                score += t.record_prior * strength
+                if query.amount and not self.states_amount(fact, query):
+                    score -= t.method
+                if query.why and self._reason[n]:
+                    score += t.reason
+                if set(fact.situations) & set(query.situations):
+                    score += t.situation  # an alternative offered for what the person told us
+                out.append(Ranked(fact, score, covers))
+        out.sort(key=lambda r: -r.score)
+        return out[:limit]
+
+    def best_anywhere(self, query: Query) -> Ranked | None:
+        """The fact of any record that covers most of the query's topic (ties: the higher
+        score), or None when no fact shares a word with it."""
+        candidates = {n for term in query.topic for n in self._postings.get(term, ())}
+        if not candidates:
+            return None
+        total = sum(query.topic.values())
+        best: Ranked | None = None
+        for n in candidates:
+            terms = self._terms[n]
+            covers = sum(w for term, w in query.topic.items() if term in terms) / total
+            fact = self.facts[n]
+            score = covers + self.tuning.ask_prior * query.asks.get(_ask_of(fact), 0.0)
+            score += self.tuning.phrasing * self._phrasing(n, query.topic)
+            if best is None or (covers, score) > (best.covers, best.score):
+                best = Ranked(fact, score, covers)
+        return best
+
+    def _phrasing(self, n: int, topic: Mapping[str, float]) -> float:
+        """How closely the question matches a question the fact says it answers (weighted
+        Jaccard of their terms), 0..1."""
+        best = 0.0
+        for phrasing in self._phrasings[n]:
+            both = sum(w for term, w in topic.items() if term in phrasing)
+            only_q = sum(w for term, w in topic.items() if term not in phrasing)
+            only_p = sum(self.idf.get(term, 1.0) for term in phrasing if term not in topic)
+            union = both + only_q + only_p
+            if union:
+                best = max(best, both / union)
+        return best
+
+    def method_for(self, record: Record, query: Query) -> int | None:
+        """The variant (method) of ``record`` the question's words or situations pick."""
+        methods = self._methods.get(record.id, [])
+        if len(methods) < 2:
+            return 0 if methods else None
+        scores = [sum(query.topic.get(term, 0.0) for term in m - _SHARED) for m in methods]
+        if sum(1 for s in scores if s > 0) > 1:
+            return None  # "cable or band?": both asked about
+        best = max(range(len(methods)), key=scores.__getitem__)
+        if scores[best] > 0:
+            return best
+        for sid in query.situations:
+            situation = self._situations.get(sid)
+            if situation is not None:
+                fit = [_fits(self.analyzer, situation, m) for m in methods]
+                if max(fit) > min(fit):
+                    return max(range(len(methods)), key=fit.__getitem__)
+        return 0
+
+    def states_amount(self, fact: Fact, query: Query) -> bool:
+        """Whether ``fact`` states an amount of what the query measures ("how long" wants a
+        duration: "4 s down" answers it, "70% of your weight" does not)."""
+        n = self._number[fact.key]
+        if query.units == {"frequency"} and "frequency" in self._units[n]:
+            return True  # "rest the following day" states a frequency without a number
+        if not self._amount[n]:
+            return False
+        return not query.units or bool(self._units[n] & query.units)
+
+    def section_facts(self, rid: str, section: Section) -> list[Fact]:
+        """The facts of one section of a record, in the record's order (FAQs left out)."""
+        return [
+            self.facts[n]
+            for n in self.by_record.get(rid, ())
+            if self.facts[n].section is section and self.facts[n].kind.value != "faq"
+        ]
+
+    def weights(
+        self, terms: Iterable[tuple[str, Word]], cue_terms: frozenset[str]
+    ) -> dict[str, float]:
+        """Each topic term's weight, from (term, word) pairs: how telling the term is in the
+        knowledge base; for an English word the knowledge base never uses, how rare it is in
+        English (so "calories" weighs, and "really" hardly); a word nobody knows ("asdf", a
+        garbled name) is no evidence either way, so it weighs little."""
+        t = self.tuning
+        out: dict[str, float] = {}
+        for term, word in terms:
+            if term in self.idf:
+                # Jargon ("psoas", "valgus") tells more than an everyday word the knowledge
+                # happens to use rarely ("mention", "turn").
+                rarity = self.analyzer.english.rarity(word.read)
+                w = self.idf[term] * (1 - t.everyday + t.everyday * rarity)
+            elif word.spelling is Spelling.UNKNOWN or len(word.read) <= 2:
+                w = t.unknown_weight
+            else:
+                w = t.foreign_weight * self.analyzer.english.rarity(word.read) ** 2
+            if term in cue_terms:
+                w *= t.cue_weight
+            out[term] = max(out.get(term, 0.0), w)
+        return out
+
+
+# Words every method's name may use ("machine"), so they pick none.
+_SHARED = frozenset({"machin", "version", "the", "or", "a"})
+
+
+def _ask_of(fact: Fact) -> Ask:
+    return Ask(fact.intent or fact.section.value)
+
+
+def _fits(analyzer: Analyzer, situation: Situation, method: frozenset[str]) -> int:
+    prefer = {t for p in situation.prefer for t in analyzer.terms(p)}
+    avoid = {t for p in situation.avoid for t in analyzer.terms(p)}
+    return len(method & prefer) - len(method & avoid)
+
+
+# Words that may stand between a number and what it counts ("half *your* body weight").
+_BETWEEN = frozenset({"your", "of", "a", "an", "the", "per", "to", "or", "and", "more"})
+
+
+def amount_units(units: PhraseIndex[str], terms: tuple[str, ...]) -> frozenset[str]:
+    """What the amounts in a text measure: the unit right after each number ("4 s" ->
+    duration, "2-3 sets" -> count, "70 percent" -> load, "half your body weight" -> load).
+    A unit word with no number before it ("decide before the set") states no amount; frequency
+    words count on their own ("the following day")."""
+    found: set[str] = set()
+    for start, _, unit in units.find(terms):
+        if unit == "frequency":
+            found.add(unit)
+            continue
+        i = start - 1
+        while i >= 0 and terms[i] in _BETWEEN:
+            i -= 1
+        if i >= 0 and (terms[i].isdigit() or terms[i] in _NUMBER_STEMS):
+            found.add(unit)
+    return frozenset(found)
+
+
+_NUMBER_STEMS = frozenset(
+    [
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "twelv",
+        "fifteen",
+        "twenti",
+        "thirti",
+        "half",
+        "quarter",
+        "doubl",
+        "twice",
+    ]
+)
