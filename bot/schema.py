@@ -37,7 +37,12 @@ Intent = Literal[
 ]
 
 
-Stance = Literal["yes", "no", "depends"]
+def _stance(value: object) -> object:
+    """YAML reads a bare ``yes``/``no`` as a boolean; a stance written that way means it."""
+    return {True: "yes", False: "no"}.get(value, value) if isinstance(value, bool) else value
+
+
+Stance = Annotated[Literal["yes", "no", "depends"], BeforeValidator(_stance)]
 Difficulty = Literal["beginner", "intermediate", "advanced"]
 
 
