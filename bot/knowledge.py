@@ -223,6 +223,7 @@ def _item_sources(record: Record) -> Iterator[tuple[str, str]]:
         "programming",
         "points",
         "faq",
+        "distinct_from",
     ):
         for i, item in enumerate(getattr(record, field)):
             if item.source is not None:

@@ -282,6 +282,7 @@ class DistinctFrom(Model):
     name: Text
     cues: tuple[Text, ...] = Field(min_length=1)
     note: Text
+    source: Slug | None = None
 
 
 class Record(Model):

@@ -22,7 +22,7 @@ from bot.context import Context
 from bot.engine.analyse import Analysis, Analyzer, English
 from bot.engine.cards import Cards
 from bot.engine.compose import Composed, Composer
-from bot.engine.facts import Section, facts_of, has_section
+from bot.engine.facts import Section, facts_of
 from bot.engine.interpret import Decision, Interpreter, Move
 from bot.engine.recognise import Recogniser, Recognition
 from bot.engine.replies import MAX_REPLY_CHARS, Replies
@@ -123,7 +123,7 @@ class Engine:
         )
         if intent == "overview":
             composed = self.composer.overview(decision, record)
-        elif has_section(record, Section(intent)):
+        elif self.index.has_section(exercise, Section(intent)):
             composed = self.composer.section(decision, record, Section(intent))
         else:
             composed = self.composer.missing(decision, record, Section(intent))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from bot.answers import Answer, Block, Choice
 from bot.context import Context
 from bot.engine.cards import Card, Cards
-from bot.engine.facts import FOLLOW_UP_ORDER, Fact, Kind, Section, has_section
+from bot.engine.facts import FOLLOW_UP_ORDER, Fact, Kind, Section
 from bot.engine.interpret import MEDICAL, Decision
 from bot.engine.recognise import Ask, Form
 from bot.engine.replies import Replies, fit
@@ -72,6 +72,12 @@ class Composer:
         if d.recognition.muscles and d.recognition.muscle_ask and record.muscles:
             return self.muscles(d, record)  # "do negative squats work my calves?"
         if sum(subject.values()) < self.tuning.specific:
+            if query.amount and (ask is None or ask is Ask.COMPARISON):
+                # "ok so what weight then": the fact that states that amount, if any
+                stating = [r for r in ranked if self.index.states_amount(r.fact, query)]
+                if stating:
+                    return self.lead(d, record, stating[0])
+                return self.missing(d, record, Section.PROGRAMMING, related=ranked)
             if ask is None or ask is Ask.COMPARISON:
                 return self.overview(d, record)
             return self._asked_section(d, record, Section(ask.value), ranked)
@@ -98,12 +104,16 @@ class Composer:
                 return self.missing(d, record, best.fact.section, related=ranked)
             rest = {t: w for t, w in subject.items() if not self.index.is_unit(t)}
             top = stating[0]
-            if sum(rest.values()) >= self.tuning.specific and top.covers < self.tuning.answers:
-                return self.missing(d, record, best.fact.section, related=ranked)
+            if sum(rest.values()) >= self.tuning.specific:
+                covered = sum(w for t, w in rest.items() if self.index.has_term(top.fact, t))
+                if covered < self.tuning.answers * sum(rest.values()):
+                    # "how long should I rest between sets?": "4 s down" states a duration,
+                    # but not of resting.
+                    return self.missing(d, record, best.fact.section, related=ranked)
             return self.lead(d, self.kb.records[top.fact.record], top)
         if best.covers >= self.tuning.answers:
             return self.lead(d, record, best)
-        if ask is not None and ask is not Ask.COMPARISON:
+        if ask is not None and ask is not Ask.COMPARISON and query.asks.get(ask, 1.0) >= 0.5:
             return self._asked_section(d, record, Section(ask.value), ranked)
         if self._known_covers(best, subject) > 0:
             return self.lead(d, record, best)
@@ -123,7 +133,7 @@ class Composer:
             if best is not None and best.covers > 0:
                 return self.lead(d, record, best)
             return self.overview(d, record)
-        if has_section(record, section):
+        if self.index.has_section(record.id, section):
             lead = self._lead_in(ranked, section, d.query)
             return self.section(d, record, section, lead=lead)
         if section in (Section.WHAT, Section.BENEFITS):
@@ -271,15 +281,15 @@ class Composer:
         confidence = round(min(1.0, 0.6 + 0.4 * max(d.strengths.values(), default=0.7)), 2)
         return self.finish(d, record, section.value, title, parts, confidence, lead)
 
-    @staticmethod
-    def _second_ask(d: Decision, record: Record, first: Section) -> Section | None:
+    def _second_ask(self, d: Decision, record: Record, first: Section) -> Section | None:
         """A second clear ask in the same message ("how do I set it up and what should I
         check?"), if the record has that section."""
         asks = d.recognition.asks
+        index = self.index
         for ask in sorted(asks, key=lambda a: (-asks[a], a.value)):
             if ask in (Ask.COMPARISON, Ask.WHAT) or ask.value == first.value or asks[ask] < 0.75:
                 continue
-            if has_section(record, Section(ask.value)):
+            if index.has_section(record.id, Section(ask.value)):
                 return Section(ask.value)
         return None
 
@@ -303,8 +313,10 @@ class Composer:
         """The knowledge base lacks what is asked about ``record``: say so, and show what it
         does hold on the subject (the section asked for, or the facts nearest the question)."""
         what = f"the {record.name.lower()}"
-        if section is not None:
-            note = f"The article gives no {section.label.lower()} detail on that for {what}."
+        if d.query is not None and d.query.amount:
+            note = f"The article doesn't give that number for {what}, so I won't guess one."
+        elif section is not None:
+            note = f"The article doesn't cover {section.label.lower()} for {what}."
         else:
             note = f"My articles don't say that about {what}, so I won't guess."
         blocks = [Block(None, (note,), "paragraph")]
@@ -378,7 +390,7 @@ class Composer:
         return tuple(
             Choice(s.label, record.id, s.value)
             for s in FOLLOW_UP_ORDER
-            if s.value != shown and has_section(record, s)
+            if s.value != shown and self.index.has_section(record.id, s)
         )[:6]
 
     @staticmethod

@@ -19,6 +19,8 @@ from bot.engine.retrieve import FactIndex, Query
 from bot.engine.tuning import Tuning
 from bot.knowledge import KnowledgeBase
 
+# Words that relate two named records: "X vs Y", "X or Y", "harder than".
+_RELATING = frozenset({"vs", "or", "than", "and", "like", "compar", "versus", "from", "same", "to"})
 # The constraint a pain, injury or medical condition leaves in a chat's context.
 MEDICAL = "medical"
 
@@ -124,7 +126,8 @@ class Interpreter:
             )
         if not strengths:
             return self._about_nothing_named(rec, context)
-        if len(strengths) >= 2 and (self._compares(rec) or self._relates(rec)):
+        both = Ref.ALL in rec.refs and not rec.named and rec.form is not Form.WHICH
+        if len(strengths) >= 2 and (self._compares(rec) or self._relates(rec) or both):
             pair = tuple(strengths)[:2]
             # Topics that relate records ("squat vs. hip hinge") may hold the answer too.
             t = self.tuning
@@ -174,12 +177,23 @@ class Interpreter:
             fits = [(r, v) for r, v in rec.described if r not in context.exercises]
             if fits and fits[0][1] >= t.described_fit:
                 return {fits[0][0]: t.context}
+        among = None if rec.named else self._described_among(rec, context)
+        if among is not None:
+            # "the yoga one you mentioned, what's different about it": of the records just
+            # discussed or offered, the one the words describe.
+            return {among: t.context}
         referred = self._referred(rec, context)
         if rec.named:
             if referred and (rec.form is Form.WHICH or Ask.COMPARISON in rec.asks):
                 # "is that easier than reverse squats?": the record at hand against the one named
                 for rid in referred:
                     strengths.setdefault(rid, t.context)
+            if all(self.kb.records[r].kind == "topic" for r in rec.named):
+                # A topic is broad ("negative reps"): an exercise whose facts fit the words
+                # better ("I lose count on my negative reps") may be what is meant.
+                found = self._found_by_words(rec, context)
+                if found is not None:
+                    strengths.setdefault(found, t.context)
             return _ordered(strengths)
         if referred:
             for rid in referred:
@@ -193,11 +207,7 @@ class Interpreter:
             # A generic or partial name ("squat") and words that describe one record far
             # better ("squats where you lower slowly"): the description settles it.
             strengths[described] = max(strengths.get(described, 0.0), t.context)
-        among = self._described_among(rec, context)
-        if among is not None and not strengths:
-            # "the foot grab one": of the records just discussed or offered, the one described
-            strengths[among] = t.context
-        elif context.exercises and self._follows_up(rec):
+        if context.exercises and self._follows_up(rec):
             # The conversation's record competes with a generic or partial name, and with a
             # record whose facts the message's words fit ("how often should I train these?"
             # may be answered by the rest-day topic).
@@ -265,8 +275,11 @@ class Interpreter:
 
     def _follows_up(self, rec: Recognition) -> bool:
         """Whether a message naming no record continues the conversation: it asks something
-        (a cue phrase, a question word) or uses words the knowledge base knows."""
+        (a cue phrase, a question word) or uses words the knowledge base knows; a bare "why?"
+        or "which is better then?" can mean nothing else."""
         if rec.refs or rec.asks or rec.correction:
+            return True
+        if not rec.topic and rec.form is not Form.OPEN:
             return True
         known = [t for t in rec.topic if self.index.knows(t)]
         return bool(known) and len(known) * 3 >= len(rec.topic)
@@ -284,12 +297,17 @@ class Interpreter:
         ) and bool(strengths)
 
     def _relates(self, rec: Recognition) -> bool:
-        """Two records named in full with no other clear ask ("do deadlifts hit the glutes
-        harder than back squats?"): the message is about how they relate."""
-        if len(rec.named) < 2:
+        """Two records named in full with no other clear ask and a word relating them ("do
+        deadlifts hit the glutes harder *than* back squats?", "squat *or* hinge"): the
+        message is about how they relate. "Negative squats? I back squat 100 kg" is not."""
+        named = [m for m in rec.mentions if m.how is How.ALIAS]
+        if len({m.record for m in named}) < 2:
             return False
-        others = rec.clear_asks - {Ask.COMPARISON, Ask.MUSCLES, Ask.BENEFITS}
-        return not others
+        if rec.clear_asks - {Ask.COMPARISON, Ask.MUSCLES, Ask.BENEFITS}:
+            return False
+        first, second = named[0], next(m for m in named if m.record != named[0].record)
+        between = set(rec.analysis.terms[first.end : second.start])
+        return bool(between & _RELATING)
 
     def _compares(self, rec: Recognition) -> bool:
         weight = rec.asks.get(Ask.COMPARISON, 0.0)
@@ -350,6 +368,17 @@ class Interpreter:
             asks[Ask.COMPARISON] = min(asks[Ask.COMPARISON], self.tuning.hint)
             rec = replace(rec, asks=asks)
         first = next(iter(strengths))
+        if (
+            rec.situations
+            and first in rec.named
+            and not rec.clear_asks
+            and self._situation_ask(first, context) is Ask.STEPS
+        ):
+            # "I only have bands at home, can I still do the reverse squat?": the variant
+            # that fits, not only the alternatives.
+            asks = dict(rec.asks)
+            asks[Ask.STEPS] = 1.0
+            rec = replace(rec, asks=asks)
         if rec.situations and not rec.asks and first in context.exercises:
             # "I don't have a gym though": what changes for the exercise at hand is the
             # variant to do, or what to do instead.
@@ -397,6 +426,18 @@ class Interpreter:
             if rest:
                 pairs = rest
         weights = self.index.weights(pairs, rec.cue_terms)
+        exclude: frozenset[tuple[str, str, int, int]] = frozenset()
+        lead = context.lead
+        if (
+            not weights
+            and rec.form is Form.WHY
+            and lead is not None
+            and lead[0] in strengths
+        ):
+            # A bare "why?" asks for the reason behind the last answer: the facts that share
+            # the most with it, explanations first, the fact itself left out.
+            weights = self.index.about_fact(lead)
+            exclude = frozenset({lead})
         return Query(
             topic=weights,
             records=strengths,
@@ -406,6 +447,7 @@ class Interpreter:
             why=rec.form is Form.WHY,
             units=rec.units,
             cues=rec.cue_terms,
+            exclude=exclude,
         )
 
 

@@ -55,7 +55,7 @@ class NameIndex:
             if len(phrase) > 1:
                 for t in set(phrase):
                     self._aliases_with[t].append(phrase)
-        self._alias_len = max((len(a) for a in self.aliases), default=1)
+        self._alias_index = PhraseIndex((a, rid) for a, rid in self.aliases.items())
         self.name_terms = {rid: frozenset(an.terms(r.name)) for rid, r in kb.records.items()}
         self.nouns = frozenset(t for p in (an.terms(n) for n in lang.exercise_nouns) for t in p)
         self.generic = frozenset(
@@ -142,10 +142,12 @@ class NameIndex:
         an = self.analyzer
         self._described_by: dict[str, frozenset[str]] = {}
         records_of: dict[str, set[str]] = defaultdict(set)
+        self._name_words: dict[str, frozenset[str]] = {}
         for rid, r in kb.records.items():
             text = " ".join((r.name, *r.aliases, r.summary, *r.keywords))
             terms = frozenset(an.terms(text))
             self._described_by[rid] = terms
+            self._name_words[rid] = frozenset(an.terms(" ".join((r.name, *r.aliases))))
             for t in terms:
                 records_of[t].add(rid)
         total = len(kb.records)
@@ -164,23 +166,22 @@ class NameIndex:
         t = self.tuning
         found: list[Mention] = []
         taken: set[int] = set()
-        for size in range(min(self._alias_len, len(terms)), 0, -1):
-            for i in range(len(terms) - size + 1):
-                span = range(i, i + size)
-                if taken.intersection(span):
-                    continue
-                rid = self.aliases.get(terms[i : i + size])
-                if rid is None:
-                    continue
-                how, strength = How.ALIAS, t.alias
-                if size == 1 and self._alias_df.get(terms[i], 0) > t.distinctive_df:
-                    how, strength = How.GENERIC, t.generic_name
-                    if terms[i] in analysis.gerunds:
-                        strength *= t.activity  # "after squatting": the activity, not a record
-                elif size == 1:
-                    strength = t.one_word_alias
-                found.append(Mention(rid, i, i + size, strength, how))
-                taken.update(span)
+        # Longest names first; a name inside a longer one found already does not count.
+        occurrences = sorted(self._alias_index.find(terms), key=lambda o: (o[0] - o[1], o[0]))
+        for i, end, rid in occurrences:
+            size = end - i
+            span = range(i, end)
+            if taken.intersection(span):
+                continue
+            how, strength = How.ALIAS, t.alias
+            if size == 1 and self._alias_df.get(terms[i], 0) > t.distinctive_df:
+                how, strength = How.GENERIC, t.generic_name
+            elif size == 1:
+                strength = t.one_word_alias
+            if size == 1 and terms[i] in analysis.gerunds:
+                strength *= t.activity  # "after hinging": the activity, not the record
+            found.append(Mention(rid, i, end, strength, how))
+            taken.update(span)
         uncovered: list[Uncovered] = []
         for start, end, name in self.general.find(terms):
             inside = [m for m in found if start <= m.start and m.end <= end]
@@ -380,10 +381,13 @@ class NameIndex:
         total = sum(self._describe_idf[t] for t in q)
         if not total:
             return []
+        # A word of a record's names describes it twice as surely as one of its summary or
+        # keywords ("the leg back thing": "leg" and "back" are words of "back leg hold").
         scores: dict[str, float] = defaultdict(float)
         for t in q:
             for rid in self._records_of[t] & allowed:
-                scores[rid] += self._describe_idf[t] / total
+                named = t in self._name_words[rid]
+                scores[rid] += self._describe_idf[t] * (1.0 if named else 0.5) / total
         ranked = sorted(scores.items(), key=lambda rv: -rv[1])
         return ranked if among is not None else ranked[:3]
 

@@ -10,6 +10,7 @@ mentions mean in a chat is the next stage's job.
 from __future__ import annotations
 
 import enum
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -199,6 +200,9 @@ _LEAD_IN = frozenset(
         "thanks",
     ]
 )
+_SUBJECTS = frozenset(
+    ["i", "you", "it", "they", "we", "he", "she", "this", "that", "these", "those", "my", "your"]
+)
 _WH = frozenset(
     [
         "what",
@@ -255,6 +259,7 @@ _AMOUNT_PHRASES = (
     ("how", "slow"),
     ("how", "fast"),
     ("what", "weight"),
+    ("what", "size"),
     ("what", "percentage"),
     ("what", "percent"),
     ("how", "frequently"),
@@ -479,34 +484,42 @@ def _ask_weights(
 def _form(analysis: Analysis) -> Form:
     """The question's form, read from its words as spelled right."""
     read = [w.read for w in analysis.words]
+    grams = _ngrams(read)
     start = 0
     while start < len(read) and read[start] in _LEAD_IN:
         start += 1
     head = read[start:]
-    if _has_phrase(read, _WHY_PHRASES):
+    if grams.intersection(_WHY_PHRASES):
         return Form.WHY
-    if _has_phrase(read, _AMOUNT_PHRASES):
+    if grams.intersection(_AMOUNT_PHRASES):
         return Form.AMOUNT
     if head and head[0] in _AUXILIARIES and not _WH.intersection(head[:2]):
         return Form.YES_NO
-    if _has_phrase(read, _WHICH_PHRASES):
+    if not _WH.intersection(read) and any(
+        a in _AUXILIARIES and b in _SUBJECTS for a, b in itertools.pairwise(read)
+    ):
+        return Form.YES_NO  # "if I want bigger glutes, should I stop squatting?"
+    if grams.intersection(_WHICH_PHRASES):
         return Form.WHICH
-    if (read and read[-1] in ("right", "yes")) or _has_phrase(read, (("or", "not"),)):
+    if (read and read[-1] in ("right", "yes")) or ("or", "not") in grams:
         return Form.YES_NO
     if "same" in read and not _WH.intersection(read):
         return Form.YES_NO  # "negative squat = eccentric squat? same thing?"
     return Form.OPEN
 
 
+_BEFORE_HEAD = frozenset({"the", "a", "an", "best", "good", "right", "ideal"})
+# Where a question names the thing it asks for, and how many words later that can come:
+# "what *brand*", "how many *calories*", "how much does it *cost*".
 _ASKED_AFTER = (
-    ("what",),
-    ("which",),
-    ("whats",),
-    ("how", "many"),
-    ("how", "much"),
-    ("what", "kind", "of"),
-    ("what", "type", "of"),
-    ("what", "sort", "of"),
+    (("what",), 1),
+    (("whats",), 1),
+    (("which",), 1),
+    (("how", "many"), 3),
+    (("how", "much"), 3),
+    (("what", "kind", "of"), 1),
+    (("what", "type", "of"), 1),
+    (("what", "sort", "of"), 1),
 )
 
 
@@ -516,22 +529,27 @@ def _asked(analysis: Analysis, topic_at: list[int], stop: frozenset[str]) -> str
     does it *cost*"), when that word is part of the topic (not a record's name)."""
     read = [w.read for w in analysis.words]
     topic = set(topic_at)
-    for phrase in _ASKED_AFTER:
+    for phrase, reach in _ASKED_AFTER:
         n = len(phrase)
         for i in range(len(read) - n + 1):
             if tuple(read[i : i + n]) != phrase:
                 continue
-            after = [t for t, o in enumerate(analysis.origin) if i + n <= o <= i + n + 3]
-            for t in after:
-                if analysis.terms[t] in stop and t not in topic:
-                    continue
-                return analysis.terms[t] if t in topic else None
+            after = [t for t, o in enumerate(analysis.origin) if i + n <= o < i + n + 3]
+            if reach == 1:
+                # Right after "what"/"which": the thing itself ("which *brand*"), past a
+                # determiner or "best" at most; "which one hits..." names nothing.
+                after = [t for t in after if analysis.terms[t] not in _BEFORE_HEAD][:1]
+                content = after
+            else:
+                content = [t for t in after if t in topic or analysis.terms[t] not in stop]
+            for t in content[:reach]:
+                if t in topic:
+                    return analysis.terms[t]
     return None
 
 
-def _has_phrase(words_: list[str], phrases: Iterable[tuple[str, ...]]) -> bool:
-    return any(
-        tuple(words_[i : i + len(p)]) == p
-        for p in phrases
-        for i in range(len(words_) - len(p) + 1)
-    )
+def _ngrams(words_: list[str], longest: int = 3) -> set[tuple[str, ...]]:
+    """Every run of one to ``longest`` consecutive words."""
+    return {
+        tuple(words_[i : i + n]) for n in range(1, longest + 1) for i in range(len(words_) - n + 1)
+    }

@@ -9,13 +9,14 @@ is meant. :class:`Tuning` holds the weights and their order.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.engine.analyse import Analyzer, PhraseIndex, Spelling, Word
-from bot.engine.facts import Fact, Section, facts_of, has_quantity
+from bot.engine.facts import Fact, Kind, Section, facts_of, has_quantity
 from bot.engine.recognise import Ask
 from bot.engine.tuning import Tuning
 from bot.knowledge import KnowledgeBase
@@ -48,6 +49,7 @@ class Query:
     why: bool = False
     units: frozenset[str] = frozenset()
     cues: frozenset[str] = frozenset()
+    exclude: frozenset[tuple[str, str, int, int]] = frozenset()
 
     @property
     def subject(self) -> dict[str, float]:
@@ -80,13 +82,23 @@ class FactIndex:
                 self._phrasings.append(tuple(frozenset(analyzer.terms(q)) for q in fact.questions))
                 self._amount.append(has_quantity(fact.text))
         self._number = {f.key: n for n, f in enumerate(self.facts)}
+        self._ask = [_ask_of(f) for f in self.facts]
+        self._phrasing_terms = [frozenset().union(*p) for p in self._phrasings]
         df: dict[str, int] = defaultdict(int)
         postings: dict[str, list[int]] = defaultdict(list)
+        by_record: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         for n, terms in enumerate(self._terms):
             for t in terms:
                 df[t] += 1
                 postings[t].append(n)
+                by_record[self.facts[n].record][t].append(n)
         self._postings = dict(postings)
+        # Per record, term -> its facts using it: a question's words find their facts directly.
+        self._record_postings = {rid: dict(p) for rid, p in by_record.items()}
+        self.sections = {
+            rid: frozenset(self.facts[n].section for n in ns if self.facts[n].kind is not Kind.FAQ)
+            for rid, ns in self.by_record.items()
+        }
         total = len(self.facts)
         top = math.log(1 + total)
         # How telling a word is inside this knowledge base, 0..1 (1: one fact uses it).
@@ -108,6 +120,15 @@ class FactIndex:
             t for cues in kb.language.amounts.values() for c in cues for t in analyzer.terms(c)
         )
 
+    def about_fact(self, key: tuple[str, str, int, int]) -> dict[str, float]:
+        """The words of the fact ``key`` names, weighted like a question's (for "why?" after
+        an answer: the reason is the fact that shares most with the one just given)."""
+        n = self._number.get(key)
+        if n is None:
+            return {}
+        label = set(self.analyzer.terms(self.facts[n].section.label))
+        return {t: self.idf[t] for t in self._terms[n] if t not in label and self.idf[t] > 0.3}
+
     def is_unit(self, term: str) -> bool:
         """Whether ``term`` names what an amount measures ("seconds", "reps", "heavy")."""
         return term in self._unit_terms
@@ -120,66 +141,78 @@ class FactIndex:
         """Whether some fact uses ``term``."""
         return term in self.idf
 
+    def has_section(self, rid: str, section: Section) -> bool:
+        """Whether record ``rid`` holds anything for ``section`` (FAQs aside)."""
+        return section in self.sections.get(rid, frozenset())
+
     def rank(self, query: Query, limit: int = 8) -> list[Ranked]:
         """The facts of the query's records, best first."""
         t = self.tuning
-        total = sum(query.topic.values())
-        out: list[Ranked] = []
+        topic = query.topic
+        total = sum(topic.values())
+        asks = query.asks
+        situations = frozenset(query.situations)
+        scored: list[tuple[float, int, float]] = []
         for rid, strength in query.records.items():
             method = self.method_for(self.kb.records[rid], query)
+            covered: dict[int, float] = defaultdict(float)
+            postings = self._record_postings.get(rid, {})
+            for term, w in topic.items():
+                for n in postings.get(term, ()):
+                    covered[n] += w
+            prior = t.record_prior * strength
             for n in self.by_record.get(rid, ()):
                 fact = self.facts[n]
-                terms = self._terms[n]
-                covers = (
-                    sum(w for term, w in query.topic.items() if term in terms) / total
-                    if total
-                    else 0.0
-                )
-                score = covers
-                score += t.ask_prior * query.asks.get(_ask_of(fact), 0.0)
-                score += t.phrasing * self._phrasing(n, query.topic)
-                if fact.method is not None and method is not None:
-                    score += t.method if fact.method == method else -t.method
-                score += t.record_prior * strength
+                if query.exclude and fact.key in query.exclude:
+                    continue
+                covers = covered.get(n, 0.0) / total if total else 0.0
+                score = covers + prior + t.ask_prior * asks.get(self._ask[n], 0.0)
+                if covers and not self._phrasing_terms[n].isdisjoint(topic):
+                    score += t.phrasing * self._phrasing(n, topic)
+                if fact.method is not None and method is not None and fact.method != method:
+                    score -= t.method  # a step of the variant the person did not pick
                 if query.amount and not self.states_amount(fact, query):
                     score -= t.method
                 if query.why and self._reason[n]:
                     score += t.reason
-                if set(fact.situations) & set(query.situations):
+                if fact.situations and situations.intersection(fact.situations):
                     score += t.situation  # an alternative offered for what the person told us
-                out.append(Ranked(fact, score, covers))
-        out.sort(key=lambda r: -r.score)
-        return out[:limit]
+                scored.append((score, n, covers))
+        top = heapq.nlargest(limit, scored, key=lambda s: (s[0], -s[1]))
+        return [Ranked(self.facts[n], score, covers) for score, n, covers in top]
 
     def best_anywhere(self, query: Query) -> Ranked | None:
         """The fact of any record that covers most of the query's topic (ties: the higher
         score), or None when no fact shares a word with it."""
-        candidates = {n for term in query.topic for n in self._postings.get(term, ())}
-        if not candidates:
+        covered: dict[int, float] = defaultdict(float)
+        for term, w in query.topic.items():
+            for n in self._postings.get(term, ()):
+                covered[n] += w
+        if not covered:
             return None
         total = sum(query.topic.values())
-        best: Ranked | None = None
-        for n in candidates:
-            terms = self._terms[n]
-            covers = sum(w for term, w in query.topic.items() if term in terms) / total
-            fact = self.facts[n]
-            score = covers + self.tuning.ask_prior * query.asks.get(_ask_of(fact), 0.0)
-            score += self.tuning.phrasing * self._phrasing(n, query.topic)
-            if best is None or (covers, score) > (best.covers, best.score):
-                best = Ranked(fact, score, covers)
-        return best
+        best: tuple[float, float, int] | None = None
+        for n, w in covered.items():
+            covers = w / total
+            score = covers + self.tuning.ask_prior * query.asks.get(self._ask[n], 0.0)
+            if not self._phrasing_terms[n].isdisjoint(query.topic):
+                score += self.tuning.phrasing * self._phrasing(n, query.topic)
+            if best is None or (covers, score, -n) > (best[0], best[1], -best[2]):
+                best = (covers, score, n)
+        assert best is not None
+        return Ranked(self.facts[best[2]], best[1], best[0])
 
     def _phrasing(self, n: int, topic: Mapping[str, float]) -> float:
         """How closely the question matches a question the fact says it answers (weighted
         Jaccard of their terms), 0..1."""
         best = 0.0
+        total = sum(topic.values())
         for phrasing in self._phrasings[n]:
             both = sum(w for term, w in topic.items() if term in phrasing)
-            only_q = sum(w for term, w in topic.items() if term not in phrasing)
+            if not both:
+                continue
             only_p = sum(self.idf.get(term, 1.0) for term in phrasing if term not in topic)
-            union = both + only_q + only_p
-            if union:
-                best = max(best, both / union)
+            best = max(best, both / (total + only_p))
         return best
 
     def method_for(self, record: Record, query: Query) -> int | None:
@@ -268,6 +301,8 @@ def amount_units(units: PhraseIndex[str], terms: tuple[str, ...]) -> frozenset[s
     A unit word with no number before it ("decide before the set") states no amount; frequency
     words count on their own ("the following day")."""
     found: set[str] = set()
+    if _LOAD_WORDS.intersection(terms):
+        found.add("load")  # "start light", "a lighter weight": a load without a number
     for start, _, unit in units.find(terms):
         if unit == "frequency":
             found.add(unit)
@@ -280,6 +315,7 @@ def amount_units(units: PhraseIndex[str], terms: tuple[str, ...]) -> frozenset[s
     return frozenset(found)
 
 
+_LOAD_WORDS = frozenset({"light", "lighter", "lightest", "empti"})
 _NUMBER_STEMS = frozenset(
     [
         "one",
