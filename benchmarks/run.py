@@ -18,7 +18,7 @@ from pathlib import Path
 
 from benchmarks import Result, format_table
 
-MODULES = ("benchmarks.bench_engine", "benchmarks.bench_e2e")
+MODULES = ("benchmarks.bench_engine", "benchmarks.bench_cli", "benchmarks.bench_e2e")
 
 
 def machine() -> str:

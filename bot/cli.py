@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -10,11 +11,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.answers import Answer
 from bot.context import Context
 from bot.engine import Engine, Reply
 from bot.errors import ConfigError, KnowledgeError
 from bot.knowledge import default_knowledge_dir, load_knowledge
-from bot.render import render_text
+from bot.render import render_json, render_text
 
 EXIT_BROKEN_KNOWLEDGE = 2
 EXIT_BAD_CONFIG = 2
@@ -26,22 +28,19 @@ def _engine(directory: Path | None) -> Engine:
 
 def reply_json(chat: str, question: str, reply: Reply) -> dict[str, Any]:
     """The JSON object ``fitbot ask --json`` prints for one answer (a contract: keep the keys)."""
-    a = reply.answer
-    return {
-        "chat": chat,
-        "question": question,
-        "answered": a.answered,
-        "exercise": a.exercise,
-        "intent": a.intent,
-        "confidence": a.confidence,
-        "reply": render_text(a),
-        "suggestions": [c.label for c in a.suggestions],
-    }
+    return render_json(chat, question, reply.answer)
+
+
+# Answers kept for repeated (message, context) pairs while reading stdin: answering is
+# deterministic, and a batch often asks the same thing many times.
+ANSWER_CACHE_SIZE = 4096
 
 
 def _json_lines(engine: Engine, lines: Iterable[str], out: TextIO) -> None:
     """Answer stdin lines in order; lines with the same chat id share context."""
     contexts: dict[str, Context] = {}
+    ask = functools.lru_cache(maxsize=ANSWER_CACHE_SIZE)(engine.ask)
+    body = functools.lru_cache(maxsize=ANSWER_CACHE_SIZE)(_json_body)
     for n, raw in enumerate(lines):
         line = raw.rstrip("\n")
         chat, text = f"line-{n + 1}", line
@@ -51,10 +50,18 @@ def _json_lines(engine: Engine, lines: Iterable[str], out: TextIO) -> None:
                 chat, text = str(item.get("chat", chat)), str(item.get("text", ""))
             except (ValueError, AttributeError):
                 pass  # not JSON after all: answer the line as plain text
-        reply = engine.ask(text, contexts.get(chat, Context()))
+        reply = ask(text, contexts.get(chat, Context()))
         contexts[chat] = reply.context
-        out.write(json.dumps(reply_json(chat, text, reply), ensure_ascii=False) + "\n")
+        head = json.dumps({"chat": chat, "question": text}, ensure_ascii=False)
+        out.write(head[:-1] + ", " + body(reply.answer) + "\n")
         out.flush()
+
+
+def _json_body(answer: Answer) -> str:
+    """The JSON object of one answer without its chat and question, as ``"k": v, ...``."""
+    data = render_json("", "", answer)
+    del data["chat"], data["question"]
+    return json.dumps(data, ensure_ascii=False)[1:]
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -191,6 +198,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.func = cmd_run if os.environ.get("TELEGRAM_BOT_TOKEN") else cmd_chat
     try:
         return int(args.func(args))
+    except BrokenPipeError:
+        # The reader went away ("fitbot ask ... | head -1"): nothing more to say, quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KnowledgeError as exc:
         print(f"fitbot: refusing to start: {exc}", file=sys.stderr)
         return EXIT_BROKEN_KNOWLEDGE

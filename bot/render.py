@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.answers import Answer, Block
 
 
@@ -29,3 +31,17 @@ def render_text(answer: Answer) -> str:
     if answer.followups:
         parts.append("More: " + ", ".join(c.label.lower() for c in answer.followups))
     return "\n\n".join(parts)
+
+
+def render_json(chat: str, question: str, answer: Answer) -> dict[str, Any]:
+    """The JSON object ``fitbot ask --json`` prints for one answer (a contract: keep the keys)."""
+    return {
+        "chat": chat,
+        "question": question,
+        "answered": answer.answered,
+        "exercise": answer.exercise,
+        "intent": answer.intent,
+        "confidence": answer.confidence,
+        "reply": render_text(answer),
+        "suggestions": [c.label for c in answer.suggestions],
+    }

@@ -308,6 +308,15 @@ def test_json_document(mixed: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (failure,) = doc["failures"]
     assert failure["question"] == "what is a reverse squat?"
     assert failure["problems"] == ["missing one of ['no reply says this']"]
+    assert failure["stage"] == "compose"  # the right record and ask; the text lacks it
+    stages = doc["stages"]
+    assert stages["exercise_recognition"] == {"passed": 1, "total": 1, "percent": 100.0}
+    assert stages["failures_by_stage"] == {
+        "recognise": 0,
+        "interpret": 0,
+        "retrieve": 0,
+        "compose": 1,
+    }
     assert [c["passed"]["fitbot"] for c in doc["cases"]] == [True, False]
     assert set(doc["confusions"]) == {"exercise", "intent"}
 
@@ -316,7 +325,8 @@ def test_table_shows_peers_and_failures(mixed: Path, capsys: pytest.CaptureFixtu
     assert main(["eval", str(mixed)]) == 0
     out = capsys.readouterr().out
     assert "fitbot" in out and "BM25" in out and "fuzzy-FAQ" in out
-    assert "FAIL [in] mixed.yaml#2: 'what is a reverse squat?'" in out
+    assert "FAIL [in] mixed.yaml#2 (compose): 'what is a reverse squat?'" in out
+    assert "stages (fitbot)" in out and "failures by stage:" in out
 
 
 def test_no_peers(mixed: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,7 +20,9 @@ from bot.engine.tuning import Tuning
 from bot.knowledge import KnowledgeBase
 
 # Words that relate two named records: "X vs Y", "X or Y", "harder than".
-_RELATING = frozenset({"vs", "or", "than", "and", "like", "compar", "versus", "from", "same", "to"})
+_RELATING = frozenset(
+    {"vs", "or", "than", "and", "like", "compar", "versus", "from", "same", "to"}
+)
 # The constraint a pain, injury or medical condition leaves in a chat's context.
 MEDICAL = "medical"
 
@@ -107,6 +109,13 @@ class Interpreter:
                 stance=rec.form is Form.YES_NO,
             )
         strengths = self._records(rec, context)
+        if rec.asked and not rec.named and self._foreign(rec):
+            # "teach me the moonwalk" after talking about reverse squats: the thing asked
+            # about is not in the knowledge base, whatever the conversation was about.
+            word = next(
+                w.read for t, w in zip(rec.topic, rec.topic_words, strict=True) if t == rec.asked
+            )
+            return Decision(Move.DECLINE, rec, context, uncovered=word)
         if rec.uncovered and not self._covered_beside(rec, strengths):
             return Decision(
                 Move.DECLINE,
@@ -296,6 +305,10 @@ class Interpreter:
             m.end <= u.start or m.start >= u.end for m in named for u in rec.uncovered
         ) and bool(strengths)
 
+    def _foreign(self, rec: Recognition) -> bool:
+        """Whether the word a message asks about is one the knowledge base never uses."""
+        return rec.asked is not None and not self.index.knows(rec.asked)
+
     def _relates(self, rec: Recognition) -> bool:
         """Two records named in full with no other clear ask and a word relating them ("do
         deadlifts hit the glutes harder *than* back squats?", "squat *or* hinge"): the
@@ -428,12 +441,7 @@ class Interpreter:
         weights = self.index.weights(pairs, rec.cue_terms)
         exclude: frozenset[tuple[str, str, int, int]] = frozenset()
         lead = context.lead
-        if (
-            not weights
-            and rec.form is Form.WHY
-            and lead is not None
-            and lead[0] in strengths
-        ):
+        if not weights and rec.form is Form.WHY and lead is not None and lead[0] in strengths:
             # A bare "why?" asks for the reason behind the last answer: the facts that share
             # the most with it, explanations first, the fact itself left out.
             weights = self.index.about_fact(lead)

@@ -394,7 +394,8 @@ class Recogniser:
             distinct=self._distinct(terms, mentions),
             negated=any(w.read in _NEGATIONS for w in analysis.words),
             understood=self._understood(analysis),
-            asked=_asked(analysis, at, self.stop),
+            asked=_asked(analysis, at, self.stop)
+            or _asked_after_cue(analysis.terms, asks_found, as_it_origin, at),
             units=frozenset(u for _, _, u in units),
             muscle_ask=muscle_ask,
             described=tuple(self.names.describe(topic)),
@@ -521,6 +522,27 @@ _ASKED_AFTER = (
     (("what", "type", "of"), 1),
     (("what", "sort", "of"), 1),
 )
+
+
+def _asked_after_cue(
+    terms: tuple[str, ...],
+    asks_found: list[tuple[int, int, tuple[str, str]]],
+    origin: tuple[int, ...],
+    topic_at: list[int],
+) -> str | None:
+    """The topic word right after a clear ask, past a determiner ("teach me the *moonwalk*",
+    "how to do a *handstand*"): what the ask is about, when no record is named there."""
+    topic = set(topic_at)
+    for _, b, (kind, ask) in asks_found:
+        if kind != "cue" or ask not in ("steps", "checklist"):
+            continue
+        for j in range(b, min(b + 2, len(origin))):
+            i = origin[j]
+            if i in topic:
+                return terms[i]
+            if terms[i] not in _BEFORE_HEAD:
+                break
+    return None
 
 
 def _asked(analysis: Analysis, topic_at: list[int], stop: frozenset[str]) -> str | None:

@@ -31,12 +31,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from rapidfuzz import fuzz, process, utils
 
-from bot.cli import reply_json
 from bot.context import Context
 from bot.engine import Engine
 from bot.engine.facts import facts_of
 from bot.errors import FitbotError
+from bot.evaluation.stages import failed_stage, stage_report
 from bot.knowledge import KnowledgeBase, default_knowledge_dir, load_knowledge
+from bot.render import render_json
 from bot.text import stem, words
 
 KINDS = ("in", "out", "safety", "turn")
@@ -217,6 +218,7 @@ class Got:
     reply: str
     exercise: str | None = None
     intent: str | None = None
+    move: str | None = None
 
 
 def problems(case: Case, got: Got, max_chars: int = DEFAULT_MAX_CHARS) -> tuple[str, ...]:
@@ -282,10 +284,14 @@ class Fitbot:
 
         def ask(text: str) -> Got:
             nonlocal context
-            reply = self.engine.ask(text, context)
+            if text.strip().startswith("/"):
+                reply, move = self.engine.ask(text, context), "command"
+            else:
+                trace = self.engine.trace(text, context)
+                reply, move = trace.reply, trace.decision.move.value
             context = reply.context
-            data = reply_json("eval", text, reply)
-            return Got(data["answered"], data["reply"], data["exercise"], data["intent"])
+            data = render_json("eval", text, reply.answer)
+            return Got(data["answered"], data["reply"], data["exercise"], data["intent"], move)
 
         return ask
 
@@ -547,11 +553,13 @@ def to_json(report: Report, min_pass: float | None) -> dict[str, Any]:
             ]
             for field in ("exercise", "intent")
         },
+        "stages": stage_report(main).to_json(),
         "failures": [
             {
                 "id": o.case.id,
                 "kind": o.case.kind,
                 "question": o.case.text,
+                "stage": failed_stage(o),
                 "problems": list(o.problems),
                 "answered": o.got.answered,
                 "exercise": o.got.exercise,
@@ -603,12 +611,13 @@ def format_table(report: Report) -> str:
         if found:
             lines += ["", f"confusions: labelled {field} -> fitbot answered"]
             lines += [f"  {w} -> {h}: {n}" for w, h, n in found]
+    lines += ["", *stage_report(report.main).lines()]
     failures = [o for o in report.main if not o.passed]
     lines += ["", f"fitbot failures: {len(failures)}"]
     for o in failures:
         got = o.got
         lines += [
-            f"FAIL [{o.case.kind}] {o.case.id}: {o.case.text!r}",
+            f"FAIL [{o.case.kind}] {o.case.id} ({failed_stage(o)}): {o.case.text!r}",
             f"     {'; '.join(o.problems)}",
             f"     answered={got.answered} exercise={got.exercise} intent={got.intent} "
             f"(labelled {o.case.exercise}/{o.case.intent})",
