@@ -151,11 +151,6 @@ class LanguageFile(Model):
         description="hedges read past entirely ('kinda', 'basically'): 'is that kinda like' "
         "is 'is that like'",
     )
-    reasons: tuple[Text, ...] = Field(
-        default=(),
-        description="phrases that mark an explanation ('because', 'comes from'): a why-question "
-        "prefers facts that give a reason",
-    )
     references: dict[Literal["other", "first", "second", "all"], tuple[Text, ...]] = Field(
         default_factory=dict,
         description="phrases that pick among what was said before ('the other one', 'both')",

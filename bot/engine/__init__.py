@@ -228,7 +228,6 @@ def _knowledge_words(kb: KnowledgeBase) -> set[str]:
         *lang.references.values(),
         *lang.amounts.values(),
         lang.fillers,
-        lang.reasons,
     ):
         vocab.update(words(" ".join(cues)))
     for sit in lang.situations:

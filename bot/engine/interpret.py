@@ -54,7 +54,6 @@ class Decision:
     records: tuple[str, ...] = ()
     query: Query | None = None
     stance: bool = False
-    reason: bool = False
     uncovered: str | None = None
     talk: str | None = None
     suggestions: tuple[str, ...] = ()
@@ -197,6 +196,8 @@ class Interpreter:
                 # "is that easier than reverse squats?": the record at hand against the one named
                 for rid in referred:
                     strengths.setdefault(rid, t.context)
+            for rid in self._topics_between(rec):
+                strengths.setdefault(rid, t.context)
             if all(self.kb.records[r].kind == "topic" for r in rec.named):
                 # A topic is broad ("negative reps"): an exercise whose facts fit the words
                 # better ("I lose count on my negative reps") may be what is meant.
@@ -231,6 +232,30 @@ class Interpreter:
             if found is not None:
                 strengths.setdefault(found, t.context)
         return _ordered(strengths)
+
+    def _topics_between(self, rec: Recognition) -> list[str]:
+        """Topics that relate the records named ("squats and hinges" -> squat vs. hip hinge)
+        or that the message's words name beside one of them ("strengthening with reverse
+        squats, do I still need to stretch?" -> hip flexor stretching)."""
+        named = set(rec.named)
+        words = set(rec.topic)
+        found = []
+        for rid, record in self.kb.records.items():
+            if record.kind != "topic" or rid in named:
+                continue
+            links = named & {
+                *record.related,
+                *(r for r in named if rid in self.kb.records[r].related),
+            }
+            own = (
+                self.names.name_terms[rid]
+                - {t for r in named for t in self.names.name_terms[r]}
+                - self.names.muscle_words
+                - _RELATING
+            )
+            if len(links) >= 2 or (links and own & words):
+                found.append(rid)
+        return found
 
     def _referred(self, rec: Recognition, context: Context) -> tuple[str, ...]:
         """The records a back reference points at ("it", "the other one", "both of them")."""
@@ -409,7 +434,6 @@ class Interpreter:
             records=tuple(strengths),
             query=query,
             stance=rec.form is Form.YES_NO,
-            reason=rec.form is Form.WHY,
             strengths=strengths,
             described=described,
         )
@@ -452,7 +476,6 @@ class Interpreter:
             asks=rec.asks,
             situations=context.constraints,
             amount=rec.form is Form.AMOUNT,
-            why=rec.form is Form.WHY,
             units=rec.units,
             cues=rec.cue_terms,
             exclude=exclude,

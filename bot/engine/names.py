@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 # Words that stand in front of a name without changing which exercise it is: determiners.
 DETERMINERS = frozenset({"a", "an", "the", "my", "your", "these", "those", "this", "that"})
+# Words that join two names ("squat vs hip hinge"): never a part of a name on their own.
+_JOINERS = frozenset({"vs", "versus", "or", "and", "v", "to"})
 # Words that only say "a muscle" rather than which one.
 _MUSCLE_FILLER = frozenset({"muscl", "group", "of", "the", "and"})
 
@@ -136,6 +138,16 @@ class NameIndex:
         self.muscle_terms = frozenset(
             t for terms in self._muscles if len(terms) == 1 for t in terms
         )
+        # Every word of a muscle's names ("hip", "flexor"): they name a muscle, not a topic.
+        self.muscle_words = frozenset(t for terms in self._muscles for t in terms)
+        self._muscle_phrases = PhraseIndex(
+            (tuple(an.terms(n)), True)
+            for r in kb.records.values()
+            if r.muscles
+            for m in (*r.muscles.primary, *r.muscles.stabilisers)
+            for n in (m.name, *m.aliases)
+            if len(an.terms(n)) > 1
+        )
 
     def _build_descriptions(self, kb: KnowledgeBase) -> None:
         """The words that describe each record as a whole: names, summary and keywords."""
@@ -207,13 +219,13 @@ class NameIndex:
         have = {m.record for m in found}
         found.extend(m for m in self._partial(terms, taken, stop) if m.record not in have)
         # "my normal back squat", "a basic squat": a generic word before a name is part of it.
-        found = [self._widened(terms, m) for m in found]
+        found = [self._widened(terms, m, stop) for m in found]
         found.sort(key=lambda m: m.start)
         return tuple(found), tuple(sorted(uncovered, key=lambda u: u.start))
 
-    def _widened(self, terms: tuple[str, ...], m: Mention) -> Mention:
+    def _widened(self, terms: tuple[str, ...], m: Mention, stop: frozenset[str]) -> Mention:
         start = m.start
-        while start > 0 and terms[start - 1] in self.generic:
+        while start > 0 and terms[start - 1] in self.generic and terms[start - 1] not in stop:
             start -= 1
         return m if start == m.start else replace(m, start=start)
 
@@ -283,10 +295,15 @@ class NameIndex:
         from bot.engine.recognise import How, Mention
 
         t = self.tuning
+        muscle_at = {i for a, b, _ in self._muscle_phrases.find(terms) for i in range(a, b)}
         free = {
             term: i
             for i, term in enumerate(terms)
-            if i not in taken and term not in stop and term not in self.muscle_terms
+            if i not in taken
+            and i not in muscle_at
+            and term not in stop
+            and term not in _JOINERS
+            and term not in self.muscle_terms
         }
         best: dict[str, Mention] = {}
         for alias in {a for term in free for a in self._aliases_with.get(term, ())}:

@@ -329,7 +329,9 @@ class Recogniser:
         kinds = {kind for _, _, (kind, _) in found}
         # Asks are read with each named record standing as "it", so one cue phrase covers
         # "what does it work" and "what does a reverse squat work".
-        as_it, as_it_origin = self.names.as_it(terms, mentions)
+        as_it, as_it_origin = self.names.as_it(
+            terms, [m for m in mentions if m.how is not How.PARTIAL]
+        )
         asks_found = [f for f in self.signals.find(as_it) if f[2][0] in ("cue", "hint")]
         # The words of the clear cue phrases found here ("how long", "checklist") say which
         # kind of answer is wanted; the same words elsewhere ("rest" without "day") do not.
@@ -341,6 +343,7 @@ class Recogniser:
         named_at = {
             i
             for m in mentions
+            if m.how is not How.PARTIAL  # a part of a name is weak: its words stay the subject
             for i in range(m.start, m.end)
             if terms[i] in self.names.name_terms[m.record] or terms[i] in self.names.generic
         }
@@ -369,7 +372,7 @@ class Recogniser:
         if form is Form.OPEN and units and all(i in unit_at for i in at):
             form = Form.AMOUNT  # "sets and reps?"
         asks = _ask_weights(asks_found, self.tuning)
-        muscle_ask = asks.get(Ask.MUSCLES, 0.0) > 0 or asks.get(Ask.BENEFITS, 0.0) > 0
+        muscle_ask = asks.get(Ask.MUSCLES, 0.0) >= 0.5
         if muscles and Ask.MUSCLES not in asks:
             asks[Ask.MUSCLES] = self.tuning.hint  # "does it hit my glutes or quads?"
         return Recognition(
@@ -510,6 +513,25 @@ def _form(analysis: Analysis) -> Form:
 
 
 _BEFORE_HEAD = frozenset({"the", "a", "an", "best", "good", "right", "ideal"})
+_AFTER_NOUN = frozenset(
+    [
+        "of",
+        "is",
+        "are",
+        "do",
+        "does",
+        "should",
+        "would",
+        "will",
+        "can",
+        "could",
+        "for",
+        "to",
+        "i",
+        "you",
+        "should",
+    ]
+)
 # Where a question names the thing it asks for, and how many words later that can come:
 # "what *brand*", "how many *calories*", "how much does it *cost*".
 _ASKED_AFTER = (
@@ -559,8 +581,14 @@ def _asked(analysis: Analysis, topic_at: list[int], stop: frozenset[str]) -> str
             after = [t for t, o in enumerate(analysis.origin) if i + n <= o < i + n + 3]
             if reach == 1:
                 # Right after "what"/"which": the thing itself ("which *brand*"), past a
-                # determiner or "best" at most; "which one hits..." names nothing.
+                # determiner or "best" at most; "which one hits..." names nothing. After
+                # "which", a noun is followed by a verb or "of" ("which brand is best",
+                # "which size of band"); "which hits quads harder" has a verb there.
                 after = [t for t in after if analysis.terms[t] not in _BEFORE_HEAD][:1]
+                if phrase == ("which",) and after:
+                    o = analysis.origin[after[0]] + 1
+                    if o < len(read) and read[o] not in _AFTER_NOUN:
+                        after = []
                 content = after
             else:
                 content = [t for t in after if t in topic or analysis.terms[t] not in stop]

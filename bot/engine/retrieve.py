@@ -46,7 +46,6 @@ class Query:
     asks: Mapping[Ask, float]
     situations: tuple[str, ...] = ()
     amount: bool = False
-    why: bool = False
     units: frozenset[str] = frozenset()
     cues: frozenset[str] = frozenset()
     exclude: frozenset[tuple[str, str, int, int]] = frozenset()
@@ -114,8 +113,6 @@ class FactIndex:
             for cue in cues
         )
         self._units = [amount_units(units, analyzer.terms(f.text)) for f in self.facts]
-        reasons = PhraseIndex((analyzer.terms(r), True) for r in kb.language.reasons)
-        self._reason = [bool(reasons.find(analyzer.terms(f.text))) for f in self.facts]
         self._unit_terms = frozenset(
             t for cues in kb.language.amounts.values() for c in cues for t in analyzer.terms(c)
         )
@@ -173,8 +170,6 @@ class FactIndex:
                     score -= t.method  # a step of the variant the person did not pick
                 if query.amount and not self.states_amount(fact, query):
                     score -= t.method
-                if query.why and self._reason[n]:
-                    score += t.reason
                 if fact.situations and situations.intersection(fact.situations):
                     score += t.situation  # an alternative offered for what the person told us
                 scored.append((score, n, covers))

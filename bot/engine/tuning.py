@@ -61,8 +61,6 @@ class Tuning:
     ask_prior: float = 0.45
     phrasing: float = 0.35
     method: float = 0.15
-    # A why-question's lean towards facts that give a reason ("comes from", "because").
-    reason: float = 0.1
     # An alternative the knowledge offers for a situation the person stated.
     situation: float = 0.3
     record_prior: float = 0.3
@@ -83,8 +81,6 @@ class Tuning:
 
     # -- answering or declining (compose) --
     answers: float = 0.5
-    # Below this share of known topic words, a question names nothing we know of.
-    known_topic: float = 0.34
     # A question naming no record is answered from one item only if that item covers this
     # much of the question.
     global_answers: float = 0.5
