@@ -33,10 +33,27 @@ DATA = Path(__file__).parent / "data"
 # Three sets written from the articles by testers who never saw the engine: the first while it
 # was built, the other two as held-out checks before they joined the suite.
 PROJECT_SET = tuple(sorted(DATA.glob("*.yaml")))
-# fitbot's pass rates on the project's own set, one or two answers under those measured at
-# commit 20c70b8 (in 76/82, out 21/21, safety 16/16, turn 48/49, all 161/168), so a knowledge
-# or engine edit that loses answers fails here.
-FLOORS = {"in": 90.0, "out": 95.0, "safety": 93.0, "turn": 95.0, "all": 93.0}
+# Each labelled set with fitbot's floors on it: a point or two under the pass rates measured
+# when the set joined (or last rose), so a knowledge or engine edit that loses answers fails.
+# The sets were written from the articles by testers who never saw the engine; questions-4/
+# dialogs-4 (D) and questions-5/dialogs-5 (F) record their first-look scores in their headers.
+SETS = {
+    "first three": (
+        ("questions.yaml", "questions-2.yaml", "questions-3.yaml"),
+        ("dialogs.yaml", "dialogs-2.yaml", "dialogs-3.yaml"),
+        {"in": 93.0, "out": 98.0, "safety": 97.0, "turn": 94.0},
+    ),
+    "D": (
+        ("questions-4.yaml",),
+        ("dialogs-4.yaml",),
+        {"in": 92.0, "out": 97.0, "safety": 97.0, "turn": 83.0},
+    ),
+    "F": (
+        ("questions-5.yaml",),
+        ("dialogs-5.yaml",),
+        {"in": 83.0, "out": 93.0, "safety": 94.0, "turn": 88.0},
+    ),
+}
 
 
 @pytest.fixture(scope="module")
@@ -361,11 +378,25 @@ def test_preview_flattens_and_cuts_at_a_word() -> None:
 # -- the project's own labelled set --------------------------------------------------------
 
 
-def test_project_set_passes_and_beats_both_peers(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("name", sorted(SETS))
+def test_each_labelled_set_stays_above_its_floors(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    questions, dialogs, floors = SETS[name]
+    _, doc = eval_json(capsys, *(str(DATA / f) for f in (*questions, *dialogs)), "--no-peers")
+    kinds = doc["kinds"]["fitbot"]
+    for kind, floor in floors.items():
+        assert kinds[kind]["percent"] >= floor, (name, kind, kinds[kind], doc["failures"])
+
+
+def test_every_file_is_in_a_set() -> None:
+    named = {f for questions, dialogs, _ in SETS.values() for f in (*questions, *dialogs)}
+    assert named == {p.name for p in PROJECT_SET}
+
+
+def test_project_set_beats_both_peers(capsys: pytest.CaptureFixture[str]) -> None:
     _, doc = eval_json(capsys, *map(str, PROJECT_SET))
     kinds = doc["kinds"]
-    for kind, floor in FLOORS.items():
-        assert kinds["fitbot"][kind]["percent"] >= floor, (kind, doc["failures"])
     for kind, rate in kinds["fitbot"].items():
         for peer in ("BM25", "fuzzy-FAQ"):
             assert rate["percent"] > kinds[peer][kind]["percent"], (kind, peer)

@@ -69,7 +69,7 @@ class Composer:
         if ask is None and d.context.intent in _ASKS and d.records[0] not in d.context.exercises:
             ask = Ask(d.context.intent)  # "what about negative squats?" keeps the ask
         subject = query.subject
-        if d.recognition.muscles and d.recognition.muscle_ask and record.muscles:
+        if d.recognition.muscles and query.asks.get(Ask.MUSCLES, 0.0) >= 0.5 and record.muscles:
             return self.muscles(d, record)  # "do negative squats work my calves?"
         if sum(subject.values()) < self.tuning.specific:
             if query.amount and (ask is None or ask is Ask.COMPARISON):

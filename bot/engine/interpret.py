@@ -107,6 +107,9 @@ class Interpreter:
                 strengths={rid: self.tuning.alias},
                 stance=rec.form is Form.YES_NO,
             )
+        if self._only_about_muscles(rec):
+            # "How can I strengthen my hip flexors?": the exercises that work them.
+            return Decision(Move.FOR_MUSCLE, rec, context, records=rec.muscle_records)
         strengths = self._records(rec, context)
         if rec.asked and not rec.named and self._foreign(rec):
             # "teach me the moonwalk" after talking about reverse squats: the thing asked
@@ -265,7 +268,18 @@ class Interpreter:
         if Ref.OTHER in rec.refs:
             if len(context.exercises) > 1:
                 return (context.exercises[1],)
-            others = [r for r in (*shown, *context.recent) if r not in context.exercises[:1]]
+            # The records in view, and those a topic in view relates ("squat vs. hip hinge",
+            # then "the other one" after the hinge: the squat).
+            seen = (*shown, *context.recent)
+            related = [
+                r
+                for t in seen
+                for r in self.kb.records[t].related
+                if t in self.kb.records and self.kb.records[t].kind == "topic"
+            ]
+            others = list(
+                dict.fromkeys(r for r in (*seen, *related) if r not in context.exercises[:1])
+            )
             described = self.names.describe(rec.topic, among=others) if others else []
             if described:
                 return (described[0][0],)  # "the other one with dumbbells"
@@ -299,7 +313,8 @@ class Interpreter:
         t = self.tuning
         if len(context.recent) < 2:
             return None
-        fits = [(r, v) for r, v in self.names.describe(rec.topic, among=context.recent)]
+        words = [t for t in rec.topic if t not in rec.cue_terms]
+        fits = self.names.describe(words, among=context.recent)
         if not fits or fits[0][0] in context.exercises[:1] or fits[0][1] < t.described_fit / 2:
             return None
         runner_up = fits[1][1] if len(fits) > 1 else 0.0
@@ -329,6 +344,20 @@ class Interpreter:
         return all(
             m.end <= u.start or m.start >= u.end for m in named for u in rec.uncovered
         ) and bool(strengths)
+
+    def _only_about_muscles(self, rec: Recognition) -> bool:
+        """Whether the message asks which exercises work a muscle and nothing else ("how can I
+        strengthen my hip flexors?"; not "... do I still need to stretch them?")."""
+        if (
+            not (rec.muscle_records and rec.muscle_ask)
+            or rec.mentions
+            or rec.refs
+            or rec.uncovered
+        ):
+            return False
+        words = {t for t in rec.topic if t not in self.names.muscle_words}
+        hinted = {t for t in words if t in rec.cue_terms or t in self.index.muscle_ask_words}
+        return len(words - hinted) == 0
 
     def _foreign(self, rec: Recognition) -> bool:
         """Whether the word a message asks about is one the knowledge base never uses."""
@@ -364,7 +393,7 @@ class Interpreter:
         nothing: declined rather than guessed."""
         if rec.refs and not rec.mentions and len(rec.topic) < 2:
             return Decision(Move.DECLINE, rec, context)
-        if rec.muscle_records and (Ask.MUSCLES in rec.asks or Ask.BENEFITS in rec.asks):
+        if rec.muscle_records and rec.muscle_ask:
             return Decision(Move.FOR_MUSCLE, rec, context, records=rec.muscle_records)
         if rec.situations and Ask.ALTERNATIVES in rec.asks:
             return Decision(Move.FOR_SITUATION, rec, context)

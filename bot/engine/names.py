@@ -190,8 +190,6 @@ class NameIndex:
                 how, strength = How.GENERIC, t.generic_name
             elif size == 1:
                 strength = t.one_word_alias
-            if size == 1 and terms[i] in analysis.gerunds:
-                strength *= t.activity  # "after hinging": the activity, not the record
             found.append(Mention(rid, i, end, strength, how))
             taken.update(span)
         uncovered: list[Uncovered] = []

@@ -372,7 +372,9 @@ class Recogniser:
         if form is Form.OPEN and units and all(i in unit_at for i in at):
             form = Form.AMOUNT  # "sets and reps?"
         asks = _ask_weights(asks_found, self.tuning)
-        muscle_ask = asks.get(Ask.MUSCLES, 0.0) >= 0.5
+        # Asked about muscles in words ("work", "strengthen", "which muscles"), not only by
+        # naming one.
+        muscle_ask = Ask.MUSCLES in asks
         if muscles and Ask.MUSCLES not in asks:
             asks[Ask.MUSCLES] = self.tuning.hint  # "does it hit my glutes or quads?"
         return Recognition(
@@ -401,7 +403,7 @@ class Recogniser:
             or _asked_after_cue(analysis.terms, asks_found, as_it_origin, at),
             units=frozenset(u for _, _, u in units),
             muscle_ask=muscle_ask,
-            described=tuple(self.names.describe(topic)),
+            described=tuple(self.names.describe(terms[i] for i in at if i not in cue_at)),
         )
 
     def _safety(self, analysis: Analysis) -> tuple[str, ...]:

@@ -107,12 +107,19 @@ class FactIndex:
             for rid, r in kb.records.items()
         }
         self._situations = {s.id: s for s in kb.language.situations}
-        units: PhraseIndex[str] = PhraseIndex(
+        # Words that ask about muscles ("strengthen", "work", "exercises for").
+        self.muscle_ask_words = frozenset(
+            t
+            for table in (kb.language.intents, kb.language.intent_hints)
+            for cue in table.get("muscles", ())
+            for t in analyzer.terms(cue)
+        )
+        self._unit_index: PhraseIndex[str] = PhraseIndex(
             (analyzer.terms(cue), str(unit))
             for unit, cues in kb.language.amounts.items()
             for cue in cues
         )
-        self._units = [amount_units(units, analyzer.terms(f.text)) for f in self.facts]
+        self._units = [self.units_in(f.text) for f in self.facts]
         self._unit_terms = frozenset(
             t for cues in kb.language.amounts.values() for c in cues for t in analyzer.terms(c)
         )
@@ -147,6 +154,8 @@ class FactIndex:
         t = self.tuning
         topic = query.topic
         total = sum(topic.values())
+        if total <= 0:
+            topic, total = {}, 0.0
         asks = query.asks
         situations = frozenset(query.situations)
         scored: list[tuple[float, int, float]] = []
@@ -183,9 +192,9 @@ class FactIndex:
         for term, w in query.topic.items():
             for n in self._postings.get(term, ()):
                 covered[n] += w
-        if not covered:
-            return None
         total = sum(query.topic.values())
+        if not covered or total <= 0:
+            return None
         best: tuple[float, float, int] | None = None
         for n, w in covered.items():
             covers = w / total
@@ -229,15 +238,19 @@ class FactIndex:
                     return max(range(len(methods)), key=fit.__getitem__)
         return 0
 
+    def units_in(self, text: str) -> frozenset[str]:
+        """What the amounts stated in ``text`` measure (duration, load, count, frequency)."""
+        return amount_units(self._unit_index, self.analyzer.terms(text))
+
     def states_amount(self, fact: Fact, query: Query) -> bool:
         """Whether ``fact`` states an amount of what the query measures ("how long" wants a
         duration: "4 s down" answers it, "70% of your weight" does not)."""
         n = self._number[fact.key]
-        if query.units == {"frequency"} and "frequency" in self._units[n]:
-            return True  # "rest the following day" states a frequency without a number
-        if not self._amount[n]:
-            return False
-        return not query.units or bool(self._units[n] & query.units)
+        return _states(self._amount[n], self._units[n], query.units)
+
+    def text_states_amount(self, text: str, query: Query) -> bool:
+        """:meth:`states_amount` for any text."""
+        return _states(has_quantity(text), self.units_in(text), query.units)
 
     def section_facts(self, rid: str, section: Section) -> list[Fact]:
         """The facts of one section of a record, in the record's order (FAQs left out)."""
@@ -261,7 +274,7 @@ class FactIndex:
                 # Jargon ("psoas", "valgus") tells more than an everyday word the knowledge
                 # happens to use rarely ("mention", "turn").
                 rarity = self.analyzer.english.rarity(word.read)
-                w = self.idf[term] * (1 - t.everyday + t.everyday * rarity)
+                w = self.idf[term] * max(0.0, 1 - t.everyday + t.everyday * rarity)
             elif word.spelling is Spelling.UNKNOWN or len(word.read) <= 2:
                 w = t.unknown_weight
             else:
@@ -274,6 +287,14 @@ class FactIndex:
 
 # Words every method's name may use ("machine"), so they pick none.
 _SHARED = frozenset({"machin", "version", "the", "or", "a"})
+
+
+def _states(quantity: bool, units: frozenset[str], wanted: frozenset[str]) -> bool:
+    if wanted == {"frequency"} and "frequency" in units:
+        return True  # "rest the following day" states a frequency without a number
+    if not quantity and "load" not in units:
+        return False
+    return not wanted or bool(units & wanted)
 
 
 def _ask_of(fact: Fact) -> Ask:

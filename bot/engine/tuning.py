@@ -2,26 +2,36 @@
 
 How surely a record is meant (0..1), strongest first::
 
-    alias (1.0) > one_word_alias (0.9) > context (0.7) = described > generic_name (0.6)
-        > partial (0.6 x the share of the name matched)
+    alias (1.0) > one_word_alias (0.9) > later_name x alias (0.9, a second record named)
+        > context (0.7) = a description that fits > generic_name (0.6, "squat")
+        > partial (0.6 x the share of the name matched, "leg hold")
 
 A record named in full beats the conversation's record; the conversation's record beats a word
-that several records share ("squat") and a part of a name.
+several records share and a part of a name.
 
 How an item of knowledge is ranked for a question (retrieval), strongest first::
 
-    topic match (its words, weighted by how telling they are)   x 1
-    > the ask the cue phrases signal                             x ask_prior (0.45)
-    > a phrasing the item says it answers                        x phrasing (0.35)
-    > the method (variant) the person's words or situation pick  + method (0.15)
-    > the record's own strength                                  x record_prior (0.1)
+    the share of the question's topic its words cover            x 1
+    > the ask the cue phrases signal (a prior, not a gate)        x ask_prior (0.45)
+    > an alternative offered for the person's stated situation    + situation (0.3)
+    = how surely its record is meant                              x record_prior (0.3)
+    > a question the item says it answers                         x phrasing (0.35, scaled
+                                                                    by how closely it matches)
+    > a step of the variant the person did not pick, or a fact
+      that does not state the amount asked for                    - method (0.15)
 
-Answering or declining: an item answers when it covers at least ``answers`` of the question's
-topic (0.5), or when the question names no topic beyond its ask. A question whose topic words
-the knowledge base does not know at all is declined.
+A topic word weighs what it tells: its knowledge-base IDF, scaled down for everyday English
+words (``everyday``); a word the knowledge never uses weighs by its English rarity
+(``foreign_weight``), a word nobody knows hardly at all (``unknown_weight``). Cue words
+("checklist") weigh ``cue_weight`` of that.
+
+Answering or declining: a question is specific when its topic beyond cue words weighs at least
+``specific``; then the best fact answers when it covers ``answers`` of the topic. A question
+naming no record is answered from one fact only when it covers ``global_answers`` of it with at
+least ``global_evidence`` of weight.
 
 Each field is pinned by ``tests/engine/test_tuning.py``: moving it by the step given there
-changes at least one labelled answer.
+changes the verdict on at least one labelled message.
 """
 
 from __future__ import annotations
@@ -37,8 +47,6 @@ class Tuning:
     alias: float = 1.0
     one_word_alias: float = 0.9
     generic_name: float = 0.6
-    # A generic name written as an activity ("after squatting") counts this much of it.
-    activity: float = 0.5
     partial: float = 0.6
     # A part of an alias names its record only if the matched part carries more than this
     # share of the alias's weight and includes a word at most ``distinctive_df`` records use.
@@ -61,7 +69,6 @@ class Tuning:
     ask_prior: float = 0.45
     phrasing: float = 0.35
     method: float = 0.15
-    # An alternative the knowledge offers for a situation the person stated.
     situation: float = 0.3
     record_prior: float = 0.3
     # Cue words ("checklist", "muscles") say which kind of answer, not what it is about.
@@ -73,16 +80,14 @@ class Tuning:
     # How much a knowledge word's weight drops when it is an everyday English word (0: not at
     # all, 1: down to its English rarity).
     everyday: float = 0.7
-    # Topic weight beyond the cue words that makes a question specific (not just "steps").
-    specific: float = 0.25
-    # Evidence (summed weight of matched words) one fact needs to answer a question that
-    # names no record.
-    global_evidence: float = 0.6
 
     # -- answering or declining (compose) --
+    # Topic weight beyond the cue words that makes a question specific (not just "steps").
+    specific: float = 0.25
     answers: float = 0.5
-    # A question naming no record is answered from one item only if that item covers this
-    # much of the question.
+    # A question naming no record is answered from one fact only with this much evidence
+    # (summed weight of the words it matches) covering this share of the question.
+    global_evidence: float = 0.6
     global_answers: float = 0.5
 
 

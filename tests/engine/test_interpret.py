@@ -1,0 +1,122 @@
+"""Stage 3, interpret: which records and what to do, with the conversation's context."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from bot.engine import Trace
+from bot.engine.interpret import Move
+
+Run = Callable[..., Trace]
+
+
+@pytest.mark.parametrize(
+    ("message", "before", "move", "records"),
+    [
+        pytest.param(
+            "how do I do a reverse squat", (), Move.ANSWER, ("reverse-squat",), id="named"
+        ),
+        pytest.param(
+            "and the mistakes?",
+            ("what muscles does the reverse squat work",),
+            Move.ANSWER,
+            ("reverse-squat",),
+            id="follow-up-keeps-the-exercise",
+        ),
+        pytest.param(
+            "why?",
+            ("do I slow down the way up on negative squats",),
+            Move.ANSWER,
+            ("negative-squat",),
+            id="bare-why",
+        ),
+        pytest.param(
+            "no, I meant the lying down cable one where both knees come to your chest",
+            ("tell me about psoas marches",),
+            Move.ANSWER,
+            ("reverse-squat",),
+            id="correction-by-description",
+        ),
+        pytest.param(
+            "the yoga one you mentioned, what's different about it",
+            ("how do I make the backwards leg hold harder",),
+            Move.ANSWER,
+            ("warrior-iii",),
+            id="described-among-those-offered",
+        ),
+        pytest.param(
+            "and the other one with dumbbells?",
+            ("squat vs hip hinge", "how do I do the hinge"),
+            Move.ANSWER,
+            ("squat",),
+            id="the-other-one",
+        ),
+        pytest.param(
+            "which one needs a barbell",
+            ("negative squat vs reverse squat",),
+            Move.CHOOSE,
+            ("negative-squat", "reverse-squat"),
+            id="which-of-two",
+        ),
+        pytest.param(
+            "do deadlifts hit the glutes harder than back squats",
+            (),
+            Move.COMPARE,
+            ("deadlift", "back-squat"),
+            id="two-named-and-related",
+        ),
+        pytest.param(
+            "what can I do instead of lunges, psoas marches?",
+            (),
+            Move.ANSWER,
+            ("psoas-march",),
+            id="ours-instead-of-an-uncovered-one",
+        ),
+        pytest.param(
+            "zercher squat vs back squat", (), Move.DECLINE, (), id="compared-to-uncovered"
+        ),
+        pytest.param("is it good for me?", (), Move.DECLINE, (), id="it-with-nothing-said"),
+        pytest.param(
+            "teach me the moonwalk",
+            ("how do I do a reverse squat",),
+            Move.DECLINE,
+            (),
+            id="unknown-thing-in-a-conversation",
+        ),
+        pytest.param(
+            "how can I strengthen my hip flexors", (), Move.FOR_MUSCLE, None, id="muscle"
+        ),
+        pytest.param(
+            "my core is weak, what can I do instead?", (), Move.FOR_SITUATION, (), id="situation"
+        ),
+        pytest.param("stretch", (), Move.SUGGEST, (), id="one-word"),
+        pytest.param(
+            "I had knee surgery, are wall squats ok", (), Move.SAFETY, ("wall-squat",), id="safety"
+        ),
+    ],
+)
+def test_decisions(
+    trace: Run, message: str, before: tuple[str, ...], move: Move, records: tuple[str, ...] | None
+) -> None:
+    decision = trace(message, *before).decision
+    assert decision.move is move
+    if records is not None:
+        assert decision.records[: len(records)] == records
+
+
+def test_first_named_record_is_the_subject(trace: Run) -> None:
+    decision = trace("what weight for negative squats? i back squat 100kg").decision
+    assert decision.move is Move.ANSWER
+    assert decision.records[0] == "negative-squat"
+
+
+def test_a_stated_situation_stays_in_the_context(trace: Run) -> None:
+    decision = trace("what can I do instead of reverse squats?", "I train at home").decision
+    assert "at-home" in decision.context.constraints
+
+
+def test_a_safety_mention_is_remembered(trace: Run) -> None:
+    decision = trace("how do I do it then", "my knee hurts on dumbbell squats").decision
+    assert "medical" in decision.context.constraints

@@ -1,0 +1,146 @@
+"""Stage 2, recognise: what a message mentions, before the conversation is considered."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.engine import Engine
+from bot.engine.recognise import Ask, Form, How, Recognition, Ref
+
+
+def recognise(engine: Engine, text: str) -> Recognition:
+    return engine.recogniser.recognise(engine.analyzer.analyse(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "record", "how"),
+    [
+        pytest.param("how do I do a reverse squat", "reverse-squat", How.ALIAS, id="alias"),
+        pytest.param("revrse sqauts?", "reverse-squat", How.ALIAS, id="typos"),
+        pytest.param("basic squat tips", "squat", How.GENERIC, id="generic-with-adjective"),
+        pytest.param("is a kettlebell deadlift a hinge", "deadlift", How.ALIAS, id="kit-word"),
+        pytest.param("barbell deadlift form", "deadlift", How.ALIAS, id="general-name-of-ours"),
+        pytest.param("the leg hold, how long", "standing-hip-extension", How.PARTIAL, id="part"),
+        pytest.param("eccentric squats", "negative-squat", How.ALIAS, id="synonym"),
+    ],
+)
+def test_records_named(engine: Engine, text: str, record: str, how: How) -> None:
+    rec = recognise(engine, text)
+    assert (rec.mentions[0].record, rec.mentions[0].how) == (record, how)
+    assert not rec.uncovered
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        pytest.param("goblet squat form", "goblet squat", id="listed-variant"),
+        pytest.param("zercher squat vs back squat", "zercher squats", id="general-name"),
+        pytest.param("are jump squats good cardio", "jump squat", id="pair-from-a-longer-name"),
+        pytest.param("how do i do negative push ups", "push up", id="shares-a-word-with-ours"),
+        pytest.param("romanian deadlift technique", "romanian deadlift", id="variant-of-ours"),
+        pytest.param("how do I do a petrovsky squat", "petrovsky squat", id="unknown-word-first"),
+        pytest.param("lunges or squats", "lunges", id="bare-word-we-never-use"),
+    ],
+)
+def test_exercises_we_do_not_cover(engine: Engine, text: str, name: str) -> None:
+    assert name in [u.name for u in recognise(engine, text).uncovered]
+
+
+def test_an_example_the_knowledge_uses_is_not_an_uncovered_exercise(engine: Engine) -> None:
+    rec = recognise(engine, "what is a negative rep, like on bench press or pull ups")
+    assert rec.records == ("negative-exercise",)
+    assert not rec.uncovered
+
+
+@pytest.mark.parametrize(
+    ("text", "form"),
+    [
+        pytest.param("do psoas marches need a cable machine?", Form.YES_NO, id="yes-no"),
+        pytest.param("if I want bigger glutes should I stop squatting", Form.YES_NO, id="if"),
+        pytest.param("negative squat = eccentric squat? same thing?", Form.YES_NO, id="same"),
+        pytest.param("why does hinging spare the knees", Form.WHY, id="why"),
+        pytest.param("how many seconds down on negatives", Form.AMOUNT, id="amount"),
+        pytest.param("sets and reps?", Form.AMOUNT, id="bare-units"),
+        pytest.param("which one is easier", Form.WHICH, id="which"),
+        pytest.param("tell me about the samson stretch", Form.OPEN, id="open"),
+    ],
+)
+def test_question_form(engine: Engine, text: str, form: Form) -> None:
+    assert recognise(engine, text).form is form
+
+
+@pytest.mark.parametrize(
+    ("text", "ask"),
+    [
+        pytest.param("what does a reverse squat work", Ask.MUSCLES, id="cue-with-name-as-it"),
+        pytest.param("negative squat common mistakes", Ask.MISTAKES, id="telegraphic"),
+        pytest.param("kettlebell hip hinge how to", Ask.STEPS, id="trailing-cue"),
+        pytest.param("what can I do instead of reverse squats", Ask.ALTERNATIVES, id="instead"),
+    ],
+)
+def test_clear_asks(engine: Engine, text: str, ask: Ask) -> None:
+    assert ask in recognise(engine, text).clear_asks
+
+
+def test_cue_words_say_which_answer_and_the_rest_what_about(engine: Engine) -> None:
+    rec = recognise(engine, "form checklist for the hip hinge: where do my shoulders go")
+    assert "shoulder" in rec.topic and "shoulder" not in rec.cue_terms
+    assert "checklist" in rec.cue_terms
+
+
+@pytest.mark.parametrize(
+    ("text", "ref"),
+    [
+        pytest.param("how do I do it", Ref.IT, id="it"),
+        pytest.param("and the other one?", Ref.OTHER, id="other"),
+        pytest.param("ok the first one", Ref.FIRST, id="first"),
+        pytest.param("which of the two is harder", Ref.ALL, id="both"),
+    ],
+)
+def test_references_back(engine: Engine, text: str, ref: Ref) -> None:
+    assert ref in recognise(engine, text).refs
+
+
+@pytest.mark.parametrize(
+    ("text", "safety"),
+    [
+        pytest.param("my knee hurts when I squat", True, id="pain"),
+        pytest.param("had acl reconstruction, are wall sits ok", True, id="procedure"),
+        pytest.param("i have scoliosis, ok to do asian squats", True, id="condition"),
+        pytest.param("pulling my knees in feels fine", False, id="not-written-as-injury"),
+        pytest.param("what should I add so I don't get hurt", False, id="prevention"),
+        pytest.param("no pain, my back just arches", False, id="negated"),
+    ],
+)
+def test_safety_words(engine: Engine, text: str, safety: bool) -> None:
+    assert bool(recognise(engine, text).safety) is safety
+
+
+@pytest.mark.parametrize(
+    ("text", "situation"),
+    [
+        pytest.param("I only have bands at home", "at-home", id="cue"),
+        pytest.param("my core is pretty weak", "weak-core", id="any-order"),
+        pytest.param("no gym for me", "no-cable-machine", id="no-gym"),
+    ],
+)
+def test_situations(engine: Engine, text: str, situation: str) -> None:
+    assert situation in recognise(engine, text).situations
+
+
+@pytest.mark.parametrize(
+    ("text", "asked"),
+    [
+        pytest.param("how many calories does a reverse squat burn", "calori", id="how-many"),
+        pytest.param("which brand of band is best", "brand", id="which-noun"),
+        pytest.param("teach me the moonwalk", "moonwalk", id="after-a-steps-cue"),
+        pytest.param("squats vs deadlifts, which hits quads harder", None, id="which-verb"),
+    ],
+)
+def test_the_thing_asked_for(engine: Engine, text: str, asked: str | None) -> None:
+    assert recognise(engine, text).asked == asked
+
+
+def test_small_talk_is_only_small_talk(engine: Engine) -> None:
+    assert recognise(engine, "thanks!").small_talk == "thanks"
+    assert recognise(engine, "thanks, and how do I do a reverse squat").small_talk is None
