@@ -77,7 +77,7 @@ class Engine:
         self.index = FactIndex(kb, self.analyzer, tuning)
         self.interpreter = Interpreter(kb, self.recogniser.names, self.index, tuning)
         self.replies = Replies(kb)
-        self.cards = Cards(kb, self.replies.situations)
+        self.cards = Cards(kb, self.analyzer, self.replies.situations)
         self.composer = Composer(kb, self.index, self.cards, self.replies, tuning)
         self.several = Several(self.composer)
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.answers import Block
+from bot.engine.analyse import Analyzer
 from bot.engine.facts import Section
 from bot.knowledge import KnowledgeBase
 from bot.schema import Muscle, Record
@@ -38,8 +39,11 @@ def _src(record: Record, items: Iterable[object]) -> tuple[str, ...]:
 class Cards:
     """Builds section cards for the records of one knowledge base."""
 
-    def __init__(self, kb: KnowledgeBase, situation_labels: dict[str, str]) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, analyzer: Analyzer, situation_labels: dict[str, str]
+    ) -> None:
         self.kb = kb
+        self.analyzer = analyzer
         self.labels = situation_labels
 
     def card(
@@ -124,6 +128,24 @@ class Cards:
             if m.note:
                 blocks.append(Block(None, (m.note,), "paragraph"))
         return Card(tuple(blocks), (record.source,))
+
+    def muscle_line(self, record: Record, muscle: str) -> str:
+        """Whether ``record`` works ``muscle``, and in which role, as the article lists it."""
+        m = record.muscles
+        assert m is not None
+        terms = self.analyzer.terms
+        asked = set(terms(muscle))
+        name = record.name.lower()
+        for group, role in ((m.primary, "a main muscle"), (m.stabilisers, "a stabiliser")):
+            for x in group:
+                names = [set(terms(n)) for n in (x.name, *x.aliases)]
+                if any(asked <= n or n <= asked for n in names if n):
+                    return f"Yes: the {name} works the {x.name} as {role}."
+        main = ", ".join(x.name for x in m.primary) or "the muscles below"
+        return (
+            f"The article doesn't list that muscle ({muscle}) for the {name}; "
+            f"it mainly works the {main}."
+        )
 
     def steps(self, record: Record, method: int = 0) -> Card:
         """One method's set-up, numbered steps and tips; other methods are named at the end."""

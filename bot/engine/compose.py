@@ -115,7 +115,7 @@ class Composer:
             return self.lead(d, record, best)
         if ask is not None and ask is not Ask.COMPARISON and query.asks.get(ask, 1.0) >= 0.5:
             return self._asked_section(d, record, Section(ask.value), ranked)
-        if self._known_covers(best, subject) > 0:
+        if _known_covers(self.index, best, subject) > 0:
             return self.lead(d, record, best)
         # It asks something specific that no fact of this record covers.
         return self.missing(d, record, None, related=ranked)
@@ -134,7 +134,7 @@ class Composer:
                 return self.lead(d, record, best)
             return self.overview(d, record)
         if self.index.has_section(record.id, section):
-            lead = self._lead_in(ranked, section, d.query)
+            lead = _lead_in(self.index, ranked, section, d.query)
             return self.section(d, record, section, lead=lead)
         if section in (Section.WHAT, Section.BENEFITS):
             return self.overview(d, record)
@@ -155,25 +155,6 @@ class Composer:
             return self.lead(d, record, faq)
         return self.missing(d, record, section)
 
-    def _known_covers(self, best: Ranked, subject: dict[str, float]) -> float:
-        """The share of the subject's known words (those the knowledge base uses) that the
-        fact covers: "work my stomach too, or just the hips?" is answered on "hips"."""
-        known = {t: w for t, w in subject.items() if self.index.knows(t)}
-        total = sum(known.values())
-        if not total:
-            return 0.0
-        return sum(w for t, w in known.items() if self.index.has_term(best.fact, t)) / total
-
-    def _lead_in(self, ranked: list[Ranked], section: Section, query: Query) -> Fact | None:
-        """The best fact of ``section`` the question's words (or its wish for an amount) pick."""
-        amount = query.amount
-        for r in ranked:
-            if r.fact.section is not section:
-                continue
-            if r.covers > 0 or (amount and self.index.states_amount(r.fact, query)):
-                return r.fact
-        return None
-
     def lead(self, d: Decision, record: Record, best: Ranked) -> Composed:
         """Lead with the fact that answers, then the section it belongs to."""
         fact = best.fact
@@ -188,11 +169,11 @@ class Composer:
             title = f"{record.name}: {fact.section.label.lower()}"
             card = self._card_for(record, fact, d)
             parts = [Card((lead_block,), (fact.source,)), _without(card, fact.text)]
-            second = self._second_ask(d, record, fact.section)
+            second = _second_ask(self.index, d, record, fact.section)
             if second is not None:
                 parts.append(self.cards.card(record, second, wanted=d.context.constraints))
         intent = fact.intent or fact.section.value
-        return self.finish(d, record, intent, title, parts, self._confidence(d, best), fact)
+        return self.finish(d, record, intent, title, parts, _confidence(d, best), fact)
 
     def _stance(self, d: Decision, fact: Fact) -> str:
         """ "Yes." / "No." / "It depends." before a fact that carries the article's stance."""
@@ -211,28 +192,11 @@ class Composer:
 
     def muscles(self, d: Decision, record: Record) -> Composed:
         """Whether the record works the muscles asked about, then its muscles."""
-        lines = [self._muscle_line(record, m) for m in d.recognition.muscles]
+        lines = [self.cards.muscle_line(record, m) for m in d.recognition.muscles]
         lead = Card((Block(None, tuple(lines), "paragraph"),), (record.source,))
         parts = [lead, self.cards.muscles(record)]
         title = f"{record.name}: muscles"
         return self.finish(d, record, "muscles", title, parts, 0.9, None)
-
-    def _muscle_line(self, record: Record, muscle: str) -> str:
-        m = record.muscles
-        assert m is not None
-        an = self.index.analyzer
-        asked = set(an.terms(muscle))
-        name = record.name.lower()
-        for group, role in ((m.primary, "a main muscle"), (m.stabilisers, "a stabiliser")):
-            for x in group:
-                names = [set(an.terms(n)) for n in (x.name, *x.aliases)]
-                if any(asked <= n or n <= asked for n in names if n):
-                    return f"Yes: the {name} works the {x.name} as {role}."
-        main = ", ".join(x.name for x in m.primary) or "the muscles below"
-        return (
-            f"The article doesn't list that muscle ({muscle}) for the {name}; "
-            f"it mainly works the {main}."
-        )
 
     def tell_apart(self, d: Decision) -> Composed:
         """Our record, told apart from another exercise that shares its name."""
@@ -272,7 +236,7 @@ class Composer:
         )
         if situation:
             parts.insert(0, Card((Block(None, (situation,), "paragraph"),), (record.source,)))
-        second = self._second_ask(d, record, section)
+        second = _second_ask(self.index, d, record, section)
         if second is not None:
             parts.append(
                 self.cards.card(record, second, method=method, wanted=d.context.constraints)
@@ -280,18 +244,6 @@ class Composer:
         title = f"{record.name}: {section.label.lower()}"
         confidence = round(min(1.0, 0.6 + 0.4 * max(d.strengths.values(), default=0.7)), 2)
         return self.finish(d, record, section.value, title, parts, confidence, lead)
-
-    def _second_ask(self, d: Decision, record: Record, first: Section) -> Section | None:
-        """A second clear ask in the same message ("how do I set it up and what should I
-        check?"), if the record has that section."""
-        asks = d.recognition.asks
-        index = self.index
-        for ask in sorted(asks, key=lambda a: (-asks[a], a.value)):
-            if ask in (Ask.COMPARISON, Ask.WHAT) or ask.value == first.value or asks[ask] < 0.75:
-                continue
-            if index.has_section(record.id, Section(ask.value)):
-                return Section(ask.value)
-        return None
 
     def overview(self, d: Decision, record: Record) -> Composed:
         """What the record is: nothing specific was asked."""
@@ -312,28 +264,10 @@ class Composer:
     ) -> Composed:
         """The knowledge base lacks what is asked about ``record``: say so, and show what it
         does hold on the subject (the section asked for, or the facts nearest the question)."""
-        what = f"the {record.name.lower()}"
-        if d.query is not None and d.query.amount:
-            note = f"The article doesn't give that number for {what}, so I won't guess one."
-        elif section is not None:
-            note = f"The article doesn't cover {section.label.lower()} for {what}."
-        else:
-            note = f"My articles don't say that about {what}, so I won't guess."
-        blocks = [Block(None, (note,), "paragraph")]
+        amount = d.query is not None and d.query.amount
         near = [r.fact.text for r in (related or [])[:3] if r.covers > 0]
-        if near:
-            blocks.append(Block("What the article does say", tuple(near)))
-        else:
-            blocks.append(Block(None, (record.summary,), "paragraph"))
-        answer = Answer(
-            False,
-            f"{record.name}: not in my articles",
-            tuple(blocks),
-            exercise=record.id,
-            intent=section.value if section else None,
-            confidence=0.3,
-            sources=(self.kb.title(record.source),),
-            followups=self._followups(record, None),
+        answer = self.replies.not_in_articles(
+            record, section, near, amount, self._followups(record, None)
         )
         return Composed(fit(answer), d.context.about((record.id,), d.context.intent))
 
@@ -370,20 +304,9 @@ class Composer:
             if len(d.records) > 1 and set(d.records) <= set(d.context.exercises)
             else (record.id,)
         )
-        offered = self._offered(record, parts)
+        offered = _offered(self.kb, record, parts)
         return Composed(
             fit(answer), d.context.about(keep, intent, lead.key if lead else None, offered)
-        )
-
-    def _offered(self, record: Record, parts: list[Card]) -> tuple[str, ...]:
-        """Other records an answer names: its alternatives and variations that have records
-        of their own, when the answer shows them."""
-        text = " ".join(i for p in parts for b in p.blocks for i in b.items).lower()
-        linked = [a.exercise for a in record.alternatives if a.exercise] + [
-            v.exercise for v in record.variations if v.exercise
-        ]
-        return tuple(
-            dict.fromkeys(r for r in linked if r and self.kb.records[r].name.lower() in text)
         )
 
     def _followups(self, record: Record, shown: str | None) -> tuple[Choice, ...]:
@@ -392,11 +315,6 @@ class Composer:
             for s in FOLLOW_UP_ORDER
             if s.value != shown and self.index.has_section(record.id, s)
         )[:6]
-
-    @staticmethod
-    def _confidence(d: Decision, best: Ranked) -> float:
-        sure_record = max(d.strengths.values(), default=0.7)
-        return round(min(1.0, sure_record * (0.6 + 0.4 * min(1.0, best.covers))), 2)
 
 
 def _top_ask(query: Query) -> Ask | None:
@@ -416,3 +334,53 @@ def _without(card: Card, text: str) -> Card:
         if items:
             blocks.append(replace(b, items=items))
     return Card(tuple(blocks), card.sources)
+
+
+def _known_covers(index: FactIndex, best: Ranked, subject: dict[str, float]) -> float:
+    """The share of the subject's known words (those the knowledge base uses) that the
+    fact covers: "work my stomach too, or just the hips?" is answered on "hips"."""
+    known = {t: w for t, w in subject.items() if index.knows(t)}
+    total = sum(known.values())
+    if not total:
+        return 0.0
+    return sum(w for t, w in known.items() if index.has_term(best.fact, t)) / total
+
+
+def _lead_in(
+    index: FactIndex, ranked: list[Ranked], section: Section, query: Query
+) -> Fact | None:
+    """The best fact of ``section`` the question's words (or its wish for an amount) pick."""
+    amount = query.amount
+    for r in ranked:
+        if r.fact.section is not section:
+            continue
+        if r.covers > 0 or (amount and index.states_amount(r.fact, query)):
+            return r.fact
+    return None
+
+
+def _second_ask(index: FactIndex, d: Decision, record: Record, first: Section) -> Section | None:
+    """A second clear ask in the same message ("how do I set it up and what should I
+    check?"), if the record has that section."""
+    asks = d.recognition.asks
+    for ask in sorted(asks, key=lambda a: (-asks[a], a.value)):
+        if ask in (Ask.COMPARISON, Ask.WHAT) or ask.value == first.value or asks[ask] < 0.75:
+            continue
+        if index.has_section(record.id, Section(ask.value)):
+            return Section(ask.value)
+    return None
+
+
+def _offered(kb: KnowledgeBase, record: Record, parts: list[Card]) -> tuple[str, ...]:
+    """Other records an answer names: its alternatives and variations that have records
+    of their own, when the answer shows them."""
+    text = " ".join(i for p in parts for b in p.blocks for i in b.items).lower()
+    linked = [a.exercise for a in record.alternatives if a.exercise] + [
+        v.exercise for v in record.variations if v.exercise
+    ]
+    return tuple(dict.fromkeys(r for r in linked if r and kb.records[r].name.lower() in text))
+
+
+def _confidence(d: Decision, best: Ranked) -> float:
+    sure_record = max(d.strengths.values(), default=0.7)
+    return round(min(1.0, sure_record * (0.6 + 0.4 * min(1.0, best.covers))), 2)

@@ -16,13 +16,10 @@ from bot.context import Context
 from bot.engine.names import NameIndex
 from bot.engine.recognise import Ask, Form, How, Recognition, Ref
 from bot.engine.retrieve import FactIndex, Query
+from bot.engine.subjects import RELATING, Subjects
 from bot.engine.tuning import Tuning
 from bot.knowledge import KnowledgeBase
 
-# Words that relate two named records: "X vs Y", "X or Y", "harder than".
-_RELATING = frozenset(
-    {"vs", "or", "than", "and", "like", "compar", "versus", "from", "same", "to"}
-)
 # The constraint a pain, injury or medical condition leaves in a chat's context.
 MEDICAL = "medical"
 
@@ -72,6 +69,7 @@ class Interpreter:
         self.names = names
         self.index = index
         self.tuning = tuning
+        self.subjects = Subjects(kb, names, index, tuning)
 
     def decide(self, rec: Recognition, context: Context) -> Decision:
         """The decision for one message."""
@@ -110,7 +108,7 @@ class Interpreter:
         if self._only_about_muscles(rec):
             # "How can I strengthen my hip flexors?": the exercises that work them.
             return Decision(Move.FOR_MUSCLE, rec, context, records=rec.muscle_records)
-        strengths = self._records(rec, context)
+        strengths = self.subjects.records(rec, context)
         if rec.asked and not rec.named and self._foreign(rec):
             # "teach me the moonwalk" after talking about reverse squats: the thing asked
             # about is not in the knowledge base, whatever the conversation was about.
@@ -132,7 +130,7 @@ class Interpreter:
                 rec,
                 context,
                 records=tuple(strengths)[:1],
-                query=self._query(rec, context, strengths) if strengths else None,
+                query=self.subjects.query(rec, context, strengths) if strengths else None,
                 strengths=strengths,
             )
         if not strengths:
@@ -148,7 +146,9 @@ class Interpreter:
                 rec,
                 context,
                 records=pair,
-                query=self._query(rec, context, {**topics, **dict.fromkeys(pair, t.alias)}),
+                query=self.subjects.query(
+                    rec, context, {**topics, **dict.fromkeys(pair, t.alias)}
+                ),
             )
         if len(strengths) >= 2 and rec.form is Form.WHICH:
             return Decision(
@@ -156,7 +156,7 @@ class Interpreter:
                 rec,
                 context,
                 records=tuple(strengths),
-                query=self._query(rec, context, strengths),
+                query=self.subjects.query(rec, context, strengths),
             )
         return self._answer(rec, context, strengths)
 
@@ -173,165 +173,6 @@ class Interpreter:
         if Ref.FIRST in rec.refs:
             return context.pending[0]
         return None
-
-    def _records(self, rec: Recognition, context: Context) -> dict[str, float]:
-        """How surely each record is meant, strongest first; empty when none is."""
-        t = self.tuning
-        strengths: dict[str, float] = {}
-        for m in rec.mentions:
-            # Of several records named, the first is what the message is about ("weight for
-            # negative squats? I back squat 100 kg"): each later one counts a little less.
-            strength = m.strength * t.later_name ** len(strengths)
-            strengths[m.record] = max(strengths.get(m.record, 0.0), strength)
-        if rec.correction and not rec.named:
-            # "No, I meant the lying one with the cable": the record its description fits.
-            fits = [(r, v) for r, v in rec.described if r not in context.exercises]
-            if fits and fits[0][1] >= t.described_fit:
-                return {fits[0][0]: t.context}
-        among = None if rec.named else self._described_among(rec, context)
-        if among is not None:
-            # "the yoga one you mentioned, what's different about it": of the records just
-            # discussed or offered, the one the words describe.
-            return {among: t.context}
-        referred = self._referred(rec, context)
-        if rec.named:
-            if referred and (rec.form is Form.WHICH or Ask.COMPARISON in rec.asks):
-                # "is that easier than reverse squats?": the record at hand against the one named
-                for rid in referred:
-                    strengths.setdefault(rid, t.context)
-            for rid in self._topics_between(rec):
-                strengths.setdefault(rid, t.context)
-            if all(self.kb.records[r].kind == "topic" for r in rec.named):
-                # A topic is broad ("negative reps"): an exercise whose facts fit the words
-                # better ("I lose count on my negative reps") may be what is meant.
-                found = self._found_by_words(rec, context)
-                if found is not None:
-                    strengths.setdefault(found, t.context)
-            return _ordered(strengths)
-        if referred:
-            for rid in referred:
-                strengths[rid] = max(strengths.get(rid, 0.0), t.context)
-            return _ordered(strengths)
-        if rec.form is Form.WHICH and len(context.exercises) > 1 and not strengths:
-            # "which one would help my sprinting?" after two were compared
-            return dict.fromkeys(context.exercises, t.context)
-        described = self._described(rec)
-        if described and (not strengths or max(strengths.values()) < t.context):
-            # A generic or partial name ("squat") and words that describe one record far
-            # better ("squats where you lower slowly"): the description settles it.
-            strengths[described] = max(strengths.get(described, 0.0), t.context)
-        if context.exercises and self._follows_up(rec):
-            # The conversation's record competes with a generic or partial name, and with a
-            # record whose facts the message's words fit ("how often should I train these?"
-            # may be answered by the rest-day topic).
-            strengths.setdefault(context.exercises[0], t.context)
-            found = self._found_by_words(rec, context)
-            if found is not None:
-                strengths.setdefault(found, t.context * t.later_name)
-        elif strengths and max(strengths.values()) < t.context:
-            # Only a generic word ("squats every day"): a record whose facts cover the
-            # question far better (rest days) competes with it.
-            found = self._found_by_words(rec, context)
-            if found is not None:
-                strengths.setdefault(found, t.context)
-        return _ordered(strengths)
-
-    def _topics_between(self, rec: Recognition) -> list[str]:
-        """Topics that relate the records named ("squats and hinges" -> squat vs. hip hinge)
-        or that the message's words name beside one of them ("strengthening with reverse
-        squats, do I still need to stretch?" -> hip flexor stretching)."""
-        named = set(rec.named)
-        words = set(rec.topic)
-        found = []
-        for rid, record in self.kb.records.items():
-            if record.kind != "topic" or rid in named:
-                continue
-            links = named & {
-                *record.related,
-                *(r for r in named if rid in self.kb.records[r].related),
-            }
-            own = (
-                self.names.name_terms[rid]
-                - {t for r in named for t in self.names.name_terms[r]}
-                - self.names.muscle_words
-                - _RELATING
-            )
-            if len(links) >= 2 or (links and own & words):
-                found.append(rid)
-        return found
-
-    def _referred(self, rec: Recognition, context: Context) -> tuple[str, ...]:
-        """The records a back reference points at ("it", "the other one", "both of them")."""
-        if not rec.refs or not context.exercises:
-            return ()
-        shown = context.listed or context.exercises
-        if Ref.OTHER in rec.refs:
-            if len(context.exercises) > 1:
-                return (context.exercises[1],)
-            # The records in view, and those a topic in view relates ("squat vs. hip hinge",
-            # then "the other one" after the hinge: the squat).
-            seen = (*shown, *context.recent)
-            related = [
-                r
-                for t in seen
-                for r in self.kb.records[t].related
-                if t in self.kb.records and self.kb.records[t].kind == "topic"
-            ]
-            others = list(
-                dict.fromkeys(r for r in (*seen, *related) if r not in context.exercises[:1])
-            )
-            described = self.names.describe(rec.topic, among=others) if others else []
-            if described:
-                return (described[0][0],)  # "the other one with dumbbells"
-            return tuple(others[:1])
-        if Ref.SECOND in rec.refs and len(shown) > 1:
-            return (shown[1],)
-        if Ref.FIRST in rec.refs:
-            return shown[:1]
-        if Ref.ALL in rec.refs and len(context.exercises) > 1:
-            return context.exercises
-        if Ref.ALL in rec.refs and len(context.recent) > 1:
-            return context.recent
-        if rec.named:
-            return context.exercises[:1]
-        return context.exercises[:1] if rec.form is not Form.WHICH else context.exercises
-
-    def _described(self, rec: Recognition) -> str | None:
-        """The record the message's words describe clearly better than any other."""
-        t = self.tuning
-        if not rec.described:
-            return None
-        best, fit = rec.described[0]
-        runner_up = rec.described[1][1] if len(rec.described) > 1 else 0.0
-        if fit >= t.described_fit and fit - runner_up >= t.described_margin:
-            return best
-        return None
-
-    def _described_among(self, rec: Recognition, context: Context) -> str | None:
-        """The one of the records recently discussed or offered that the message's words
-        describe clearly better than the others ("the yoga one", "the foot grab one")."""
-        t = self.tuning
-        if len(context.recent) < 2:
-            return None
-        words = [t for t in rec.topic if t not in rec.cue_terms]
-        fits = self.names.describe(words, among=context.recent)
-        if not fits or fits[0][0] in context.exercises[:1] or fits[0][1] < t.described_fit / 2:
-            return None
-        runner_up = fits[1][1] if len(fits) > 1 else 0.0
-        if fits[0][1] - runner_up < t.described_margin:
-            return None
-        return fits[0][0]
-
-    def _follows_up(self, rec: Recognition) -> bool:
-        """Whether a message naming no record continues the conversation: it asks something
-        (a cue phrase, a question word) or uses words the knowledge base knows; a bare "why?"
-        or "which is better then?" can mean nothing else."""
-        if rec.refs or rec.asks or rec.correction:
-            return True
-        if not rec.topic and rec.form is not Form.OPEN:
-            return True
-        known = [t for t in rec.topic if self.index.knows(t)]
-        return bool(known) and len(known) * 3 >= len(rec.topic)
 
     def _covered_beside(self, rec: Recognition, strengths: Mapping[str, float]) -> bool:
         """Whether a record named in full stands beside the uncovered exercise as what to do
@@ -355,7 +196,7 @@ class Interpreter:
             or rec.uncovered
         ):
             return False
-        words = {t for t in rec.topic if t not in self.names.muscle_words}
+        words = {t for t in rec.topic if t not in self.names.muscles.words}
         hinted = {t for t in words if t in rec.cue_terms or t in self.index.muscle_ask_words}
         return len(words - hinted) == 0
 
@@ -374,7 +215,7 @@ class Interpreter:
             return False
         first, second = named[0], next(m for m in named if m.record != named[0].record)
         between = set(rec.analysis.terms[first.end : second.start])
-        return bool(between & _RELATING)
+        return bool(between & RELATING)
 
     def _compares(self, rec: Recognition) -> bool:
         weight = rec.asks.get(Ask.COMPARISON, 0.0)
@@ -407,25 +248,10 @@ class Interpreter:
             named = tuple(self.names.named_with(rec.topic))
             if 2 <= len(named) <= 4:
                 return Decision(Move.SUGGEST, rec, context, suggestions=named)
-        found = self._found_by_words(rec, context)
+        found = self.subjects.found_by_words(rec, context)
         if found is not None:
             return self._answer(rec, context, {found: self.tuning.context})
         return Decision(Move.DECLINE, rec, context)
-
-    def _found_by_words(self, rec: Recognition, context: Context) -> str | None:
-        """The record a question naming none still clearly means: one fact covers most of
-        its topic."""
-        query = self._query(rec, context, dict.fromkeys(self.kb.records, 0.0))
-        if not query.topic:
-            return None
-        best = self.index.best_anywhere(query)
-        if best is None or best.covers < self.tuning.global_answers:
-            return None
-        if best.covers * sum(query.topic.values()) < self.tuning.global_evidence:
-            return None  # one common word ("times") is chance, not a topic
-        return best.fact.record
-
-    # -- the query -----------------------------------------------------------------------
 
     def _answer(self, rec: Recognition, context: Context, strengths: dict[str, float]) -> Decision:
         if len(strengths) < 2 and Ask.COMPARISON in rec.asks:
@@ -453,9 +279,11 @@ class Interpreter:
         named_by = {m.record: m.how for m in rec.mentions}
         described = not rec.refs and (
             named_by.get(first) is How.PARTIAL
-            or (first not in named_by and first == self._described(rec))
+            or (first not in named_by and first == self.subjects.described(rec))
         )
-        query = self._query(rec, context, strengths, described_as=first if described else None)
+        query = self.subjects.query(
+            rec, context, strengths, described_as=first if described else None
+        )
         return Decision(
             Move.ANSWER,
             rec,
@@ -473,46 +301,6 @@ class Interpreter:
         probe = Query(topic={}, records={rid: 1.0}, asks={}, situations=context.constraints)
         method = self.index.method_for(self.kb.records[rid], probe)
         return Ask.STEPS if method else Ask.ALTERNATIVES
-
-    def _query(
-        self,
-        rec: Recognition,
-        context: Context,
-        strengths: Mapping[str, float],
-        described_as: str | None = None,
-    ) -> Query:
-        """What retrieval ranks by: the topic words with their weights, the asks, the records.
-
-        Words that described a record found by its description ("lie on your back, knees to
-        chest") have named it; what is left of the message is what it asks."""
-        pairs = list(zip(rec.topic, rec.topic_words, strict=True))
-        if described_as is not None:
-            naming = self.names.description_terms(described_as)
-            rest = [(t, w) for t, w in pairs if t not in naming]
-            if rest:
-                pairs = rest
-        weights = self.index.weights(pairs, rec.cue_terms)
-        exclude: frozenset[tuple[str, str, int, int]] = frozenset()
-        lead = context.lead
-        if not weights and rec.form is Form.WHY and lead is not None and lead[0] in strengths:
-            # A bare "why?" asks for the reason behind the last answer: the facts that share
-            # the most with it, explanations first, the fact itself left out.
-            weights = self.index.about_fact(lead)
-            exclude = frozenset({lead})
-        return Query(
-            topic=weights,
-            records=strengths,
-            asks=rec.asks,
-            situations=context.constraints,
-            amount=rec.form is Form.AMOUNT,
-            units=rec.units,
-            cues=rec.cue_terms,
-            exclude=exclude,
-        )
-
-
-def _ordered(strengths: Mapping[str, float]) -> dict[str, float]:
-    return dict(sorted(strengths.items(), key=lambda kv: -kv[1]))
 
 
 def _merge(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:

@@ -10,13 +10,13 @@ names another exercise.
 from __future__ import annotations
 
 import itertools
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.engine.analyse import Analysis, Analyzer, PhraseIndex, Spelling
+from bot.engine.describe import Descriptions, MuscleNames
 from bot.engine.facts import facts_of
 from bot.engine.tuning import Tuning
 from bot.knowledge import KnowledgeBase
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 DETERMINERS = frozenset({"a", "an", "the", "my", "your", "these", "those", "this", "that"})
 # Words that join two names ("squat vs hip hinge"): never a part of a name on their own.
 _JOINERS = frozenset({"vs", "versus", "or", "and", "v", "to"})
-# Words that only say "a muscle" rather than which one.
-_MUSCLE_FILLER = frozenset({"muscl", "group", "of", "the", "and"})
 
 
 class NameIndex:
@@ -81,6 +79,7 @@ class NameIndex:
         # A bare exercise word the knowledge never uses ("lunge", "plank") names an exercise
         # we do not cover; one it does use ("press your heels") may be a verb.
         self.foreign_nouns = self.nouns - self.known_terms
+        self.descriptions = Descriptions(kb, analyzer, tuning)
         self._build_general_names(kb)
         # General names the knowledge itself uses as examples ("negative pull-ups").
         self.examples = frozenset(
@@ -90,8 +89,7 @@ class NameIndex:
             for terms in (an.terms(f.text),)
             for a, b, _ in self.general.find(terms)
         )
-        self._build_muscles(kb)
-        self._build_descriptions(kb)
+        self.muscles = MuscleNames(kb, analyzer)
 
     # -- building ------------------------------------------------------------------------
 
@@ -116,57 +114,6 @@ class NameIndex:
             if len(pair) == 2 and pair[0] not in ordinary and pair not in self.aliases:
                 general.setdefault(pair, _pair_name(pair, general[terms]))
         self.general = PhraseIndex(general.items())
-
-    def _build_muscles(self, kb: KnowledgeBase) -> None:
-        """Muscle names (with their aliases) -> terms, and each record's main-muscle terms."""
-        an = self.analyzer
-        self._muscles: dict[frozenset[str], str] = {}
-        self._primary: dict[str, frozenset[str]] = {}
-        for rid, record in kb.records.items():
-            if record.muscles is None:
-                continue
-            primary: set[str] = set()
-            for m in (*record.muscles.primary, *record.muscles.stabilisers):
-                for name in (m.name, *m.aliases):
-                    terms = frozenset(an.terms(name)) - _MUSCLE_FILLER
-                    if terms:
-                        self._muscles.setdefault(terms, m.name.lower())
-                        if m in record.muscles.primary:
-                            primary.update(terms)
-            self._primary[rid] = frozenset(primary)
-        # One-word muscle names ("quads", "psoas"): a word that names a muscle, not an exercise.
-        self.muscle_terms = frozenset(
-            t for terms in self._muscles if len(terms) == 1 for t in terms
-        )
-        # Every word of a muscle's names ("hip", "flexor"): they name a muscle, not a topic.
-        self.muscle_words = frozenset(t for terms in self._muscles for t in terms)
-        self._muscle_phrases = PhraseIndex(
-            (tuple(an.terms(n)), True)
-            for r in kb.records.values()
-            if r.muscles
-            for m in (*r.muscles.primary, *r.muscles.stabilisers)
-            for n in (m.name, *m.aliases)
-            if len(an.terms(n)) > 1
-        )
-
-    def _build_descriptions(self, kb: KnowledgeBase) -> None:
-        """The words that describe each record as a whole: names, summary and keywords."""
-        an = self.analyzer
-        self._described_by: dict[str, frozenset[str]] = {}
-        records_of: dict[str, set[str]] = defaultdict(set)
-        self._name_words: dict[str, frozenset[str]] = {}
-        for rid, r in kb.records.items():
-            text = " ".join((r.name, *r.aliases, r.summary, *r.keywords))
-            terms = frozenset(an.terms(text))
-            self._described_by[rid] = terms
-            self._name_words[rid] = frozenset(an.terms(" ".join((r.name, *r.aliases))))
-            for t in terms:
-                records_of[t].add(rid)
-        total = len(kb.records)
-        self._describe_idf = {t: math.log(1 + total / len(rids)) for t, rids in records_of.items()}
-        self._records_of = {t: frozenset(r) for t, r in records_of.items()}
-
-    # -- reading a text ------------------------------------------------------------------
 
     def find(
         self, analysis: Analysis, stop: frozenset[str]
@@ -293,7 +240,7 @@ class NameIndex:
         from bot.engine.recognise import How, Mention
 
         t = self.tuning
-        muscle_at = {i for a, b, _ in self._muscle_phrases.find(terms) for i in range(a, b)}
+        muscle_at = {i for a, b, _ in self.muscles.phrases.find(terms) for i in range(a, b)}
         free = {
             term: i
             for i, term in enumerate(terms)
@@ -301,7 +248,7 @@ class NameIndex:
             and i not in muscle_at
             and term not in stop
             and term not in _JOINERS
-            and term not in self.muscle_terms
+            and term not in self.muscles.one_word
         }
         best: dict[str, Mention] = {}
         for alias in {a for term in free for a in self._aliases_with.get(term, ())}:
@@ -348,27 +295,6 @@ class NameIndex:
                 i += 1
         return tuple(out), tuple(origin)
 
-    def muscles_in(self, terms: Iterable[str]) -> Iterator[str]:
-        """The muscles (by their main name) whose every name word ``terms`` holds."""
-        present = set(terms)
-        seen: set[str] = set()
-        for names, canonical in self._muscles.items():
-            if names <= present and canonical not in seen:
-                seen.add(canonical)
-                yield canonical
-
-    def records_for_muscles(self, terms: Iterable[str]) -> list[str]:
-        """Records whose main muscles include every muscle ``terms`` mention, in file order."""
-        present = set(terms)
-        asked = [names for names in self._muscles if names <= present]
-        if not asked:
-            return []
-        return [
-            rid
-            for rid, primary in self._primary.items()
-            if all(names <= primary for names in asked)
-        ]
-
     def named_with(self, terms: Iterable[str]) -> list[str]:
         """Records one of whose names uses every one of ``terms`` ("stretch"), in file order."""
         wanted = set(terms)
@@ -376,35 +302,6 @@ class NameIndex:
             return []
         found = {rid for alias, rid in self.aliases.items() if wanted <= set(alias)}
         return [rid for rid in self.kb.records if rid in found]
-
-    def description_terms(self, rid: str) -> frozenset[str]:
-        """The words that describe a record as a whole: its names, summary and keywords."""
-        return self._described_by[rid]
-
-    def describe(
-        self, terms: Iterable[str], among: Iterable[str] | None = None
-    ) -> list[tuple[str, float]]:
-        """Records ranked by the IDF-weighted share of ``terms`` that describe them ("lie on
-        your back, knees to your chest" fits the reverse squat); ``among`` limits the records
-        (then one or two telling words are enough: "the yoga one")."""
-        q = [t for t in dict.fromkeys(terms) if t in self._records_of]
-        allowed = set(among) if among is not None else set(self.kb.records)
-        if among is not None:
-            q = [t for t in q if self._records_of[t] & allowed]
-        elif len(q) < self.tuning.description_terms:
-            return []
-        total = sum(self._describe_idf[t] for t in q)
-        if not total:
-            return []
-        # A word of a record's names describes it twice as surely as one of its summary or
-        # keywords ("the leg back thing": "leg" and "back" are words of "back leg hold").
-        scores: dict[str, float] = defaultdict(float)
-        for t in q:
-            for rid in self._records_of[t] & allowed:
-                named = t in self._name_words[rid]
-                scores[rid] += self._describe_idf[t] * (1.0 if named else 0.5) / total
-        ranked = sorted(scores.items(), key=lambda rv: -rv[1])
-        return ranked if among is not None else ranked[:3]
 
 
 def _pair_name(pair: tuple[str, ...], full_name: str) -> str:

@@ -363,7 +363,7 @@ class Recogniser:
             if i not in named_at and i not in signal_at and t not in self.stop and not t.isdigit()
         ]
         topic = tuple(terms[i] for i in at)
-        muscles = tuple(self.names.muscles_in(topic))
+        muscles = tuple(self.names.muscles.named_in(topic))
         refs = frozenset(Ref(v) for _, _, (k, v) in found if k == "ref")
         talk = [(a, b, v) for a, b, (k, v) in found if k == "talk"]
         units = self.units.find(terms)
@@ -393,7 +393,7 @@ class Recogniser:
             topic_words=tuple(analysis.word_at(i) for i in at),
             cue_terms=frozenset(terms[i] for i in at if i in cue_at),
             muscles=muscles,
-            muscle_records=tuple(self.names.records_for_muscles(topic))
+            muscle_records=tuple(self.names.muscles.records_working(topic))
             if muscles and muscle_ask
             else (),
             distinct=self._distinct(terms, mentions),
@@ -403,7 +403,9 @@ class Recogniser:
             or _asked_after_cue(analysis.terms, asks_found, as_it_origin, at),
             units=frozenset(u for _, _, u in units),
             muscle_ask=muscle_ask,
-            described=tuple(self.names.describe(terms[i] for i in at if i not in cue_at)),
+            described=tuple(
+                self.names.descriptions.describe(terms[i] for i in at if i not in cue_at)
+            ),
         )
 
     def _safety(self, analysis: Analysis) -> tuple[str, ...]:

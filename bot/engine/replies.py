@@ -178,6 +178,41 @@ class Replies:
             Answer(False, "Not covered", tuple(blocks), confidence=0.0, suggestions=suggestions)
         )
 
+    def not_in_articles(
+        self,
+        record: Record,
+        section: Section | None,
+        near: Sequence[str],
+        amount: bool,
+        followups: tuple[Choice, ...],
+    ) -> Answer:
+        """The knowledge base lacks what is asked about ``record``: say so, and show what it
+        does hold on the subject (the facts nearest the question, else its summary)."""
+        what = f"the {record.name.lower()}"
+        if amount:
+            note = f"The article doesn't give that number for {what}, so I won't guess one."
+        elif section is not None:
+            note = f"The article doesn't cover {section.label.lower()} for {what}."
+        else:
+            note = f"My articles don't say that about {what}, so I won't guess."
+        blocks = [Block(None, (note,), "paragraph")]
+        if near:
+            blocks.append(Block("What the article does say", tuple(near)))
+        else:
+            blocks.append(Block(None, (record.summary,), "paragraph"))
+        return fit(
+            Answer(
+                False,
+                f"{record.name}: not in my articles",
+                tuple(blocks),
+                exercise=record.id,
+                intent=section.value if section else None,
+                confidence=0.3,
+                sources=(self.kb.title(record.source),),
+                followups=followups,
+            )
+        )
+
     def distinct(self, record: Record, item: DistinctFrom) -> Answer:
         """An exercise that shares a name with one of ours but is another one."""
         note = Block(None, (item.note,), "paragraph")
