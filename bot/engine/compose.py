@@ -74,7 +74,7 @@ class Composer:
         if sum(subject.values()) < self.tuning.specific:
             if query.amount and (ask is None or ask is Ask.COMPARISON):
                 # "ok so what weight then": the fact that states that amount, if any
-                stating = [r for r in ranked if self.index.states_amount(r.fact, query)]
+                stating = self._stating(record, ranked, query)
                 if stating:
                     return self.lead(d, record, stating[0])
                 return self.missing(d, record, Section.PROGRAMMING, related=ranked)
@@ -99,7 +99,7 @@ class Composer:
         if query.amount:
             # "How long / how many / how heavy": the answer is a fact stating that amount and
             # about what was asked ("rest between sets" is not answered by "4 s down").
-            stating = [r for r in ranked if self.index.states_amount(r.fact, query)]
+            stating = self._stating(record, ranked, query)
             if not stating:
                 return self.missing(d, record, best.fact.section, related=ranked)
             rest = {t: w for t, w in subject.items() if not self.index.is_unit(t)}
@@ -119,6 +119,23 @@ class Composer:
             return self.lead(d, record, best)
         # It asks something specific that no fact of this record covers.
         return self.missing(d, record, None, related=ranked)
+
+    def _stating(self, record: Record, ranked: list[Ranked], query: Query) -> list[Ranked]:
+        """The ranked facts that state the amount asked for; if the record has none, those of
+        the topics it relates to ("how often can I hinge?" -> rest the following day)."""
+        stating = [r for r in ranked if self.index.states_amount(r.fact, query)]
+        if stating:
+            return stating
+        # Only a topic of the same article: its advice is about the exercises it discusses.
+        topics = [
+            r
+            for r in record.related
+            if self.kb.records[r].kind == "topic" and self.kb.records[r].source == record.source
+        ]
+        if not topics:
+            return []
+        wider = replace(query, records=dict.fromkeys(topics, self.tuning.context))
+        return [r for r in self.index.rank(wider) if self.index.states_amount(r.fact, wider)]
 
     def _asked_section(
         self, d: Decision, record: Record, section: Section, ranked: list[Ranked]

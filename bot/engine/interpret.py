@@ -76,14 +76,7 @@ class Interpreter:
         situations = _merge(context.constraints, rec.situations)
         if rec.safety:
             situations = _merge(situations, (MEDICAL,))
-        context = Context(
-            exercises=context.exercises,
-            intent=context.intent,
-            constraints=situations,
-            pending=context.pending,
-            recent=context.recent,
-            lead=context.lead,
-        )
+        context = replace(context, constraints=situations)
         picked = self._picked(rec, context)
         if picked is not None:
             return self._answer(rec, context, {picked: self.tuning.alias})

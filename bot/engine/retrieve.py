@@ -46,6 +46,7 @@ class Query:
     asks: Mapping[Ask, float]
     situations: tuple[str, ...] = ()
     amount: bool = False
+    yes_no: bool = False
     units: frozenset[str] = frozenset()
     cues: frozenset[str] = frozenset()
     exclude: frozenset[tuple[str, str, int, int]] = frozenset()
@@ -179,6 +180,8 @@ class FactIndex:
                     score -= t.method  # a step of the variant the person did not pick
                 if query.amount and not self.states_amount(fact, query):
                     score -= t.method
+                if query.yes_no and fact.stance is not None and covers:
+                    score += t.stance  # a yes/no question is best met by the article's stance
                 if fact.situations and situations.intersection(fact.situations):
                     score += t.situation  # an alternative offered for what the person told us
                 scored.append((score, n, covers))
@@ -314,13 +317,14 @@ _BETWEEN = frozenset({"your", "of", "a", "an", "the", "per", "to", "or", "and", 
 def amount_units(units: PhraseIndex[str], terms: tuple[str, ...]) -> frozenset[str]:
     """What the amounts in a text measure: the unit right after each number ("4 s" ->
     duration, "2-3 sets" -> count, "70 percent" -> load, "half your body weight" -> load).
-    A unit word with no number before it ("decide before the set") states no amount; frequency
-    words count on their own ("the following day")."""
+    A unit word with no number before it ("decide before the set") states no amount; a
+    frequency that names its period counts on its own ("the following day"), a bare "most
+    often" does not."""
     found: set[str] = set()
     if _LOAD_WORDS.intersection(terms):
         found.add("load")  # "start light", "a lighter weight": a load without a number
-    for start, _, unit in units.find(terms):
-        if unit == "frequency":
+    for start, end, unit in units.find(terms):
+        if unit == "frequency" and _PERIODS.intersection(terms[start:end]):
             found.add(unit)
             continue
         i = start - 1
@@ -332,6 +336,7 @@ def amount_units(units: PhraseIndex[str], terms: tuple[str, ...]) -> frozenset[s
 
 
 _LOAD_WORDS = frozenset({"light", "lighter", "lightest", "empti"})
+_PERIODS = frozenset({"day", "daili", "week", "weekli"})
 _NUMBER_STEMS = frozenset(
     [
         "one",

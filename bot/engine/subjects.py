@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from bot.context import Context
 from bot.engine.names import NameIndex
-from bot.engine.recognise import Ask, Form, Recognition, Ref
+from bot.engine.recognise import Ask, Form, How, Recognition, Ref
 from bot.engine.retrieve import FactIndex, Query
 from bot.engine.tuning import Tuning
 from bot.knowledge import KnowledgeBase
@@ -190,7 +190,9 @@ class Subjects:
         """The record a question naming none still clearly means: one fact covers most of
         its topic."""
         query = self.query(rec, context, dict.fromkeys(self.kb.records, 0.0))
-        if not query.topic:
+        # Words that only measure ("sets", "reps") or only ask ("checklist") point nowhere.
+        content = {t: w for t, w in query.subject.items() if not self.index.is_unit(t)}
+        if not content:
             return None
         best = self.index.best_anywhere(query)
         if best is None or best.covers < self.tuning.global_answers:
@@ -218,7 +220,12 @@ class Subjects:
             rest = [(t, w) for t, w in pairs if t not in naming]
             if rest:
                 pairs = rest
-        weights = self.index.weights(pairs, rec.cue_terms)
+        # Words of a named record's own name said again elsewhere ("the hinge with the
+        # kettlebell") only name it again: they weigh like cue words.
+        renamed = frozenset(
+            t for m in rec.mentions if m.how is How.ALIAS for t in self.names.name_terms[m.record]
+        )
+        weights = self.index.weights(pairs, rec.cue_terms | renamed)
         exclude: frozenset[tuple[str, str, int, int]] = frozenset()
         lead = context.lead
         if not weights and rec.form is Form.WHY and lead is not None and lead[0] in strengths:
@@ -231,7 +238,9 @@ class Subjects:
             records=strengths,
             asks=rec.asks,
             situations=context.constraints,
-            amount=rec.form is Form.AMOUNT,
+            amount=rec.form is Form.AMOUNT
+            or (rec.form is Form.YES_NO and rec.units == {"frequency"}),
+            yes_no=rec.form is Form.YES_NO,
             units=rec.units,
             cues=rec.cue_terms,
             exclude=exclude,

@@ -70,6 +70,8 @@ class Tuning:
     phrasing: float = 0.35
     method: float = 0.15
     situation: float = 0.3
+    # A yes/no question's lean towards an item that takes the article's stance.
+    stance: float = 0.2
     record_prior: float = 0.3
     # Cue words ("checklist", "muscles") say which kind of answer, not what it is about.
     cue_weight: float = 0.35

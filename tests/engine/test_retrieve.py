@@ -85,6 +85,10 @@ def test_both_variants_named_pick_neither(engine: Engine) -> None:
             {"count"}, "Decide before the set how long to go down", False, id="no-number"
         ),
         pytest.param({"frequency"}, "Rest the following day", True, id="frequency-words"),
+        pytest.param({"frequency"}, "Do them twice a week", True, id="twice-a-week"),
+        pytest.param(
+            {"frequency"}, "Most often included in advanced routines", False, id="no-period"
+        ),
     ],
 )
 def test_an_amount_must_measure_what_is_asked(

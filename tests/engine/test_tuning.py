@@ -35,6 +35,7 @@ STEPS: dict[str, float] = {
     "phrasing": 0.5,
     "method": 0.5,
     "situation": 0.5,
+    "stance": 2.0,
     "record_prior": 0.5,
     "cue_weight": 0.5,
     "foreign_weight": 0.5,
