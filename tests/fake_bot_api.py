@@ -15,6 +15,7 @@ import asyncio
 import itertools
 import json
 import re
+import ssl
 import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
@@ -355,17 +356,19 @@ class FakeBotApi:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Serve on a free port of 127.0.0.1 and set :attr:`base_url`/:attr:`base_file_url`."""
+    async def start(self, tls: ssl.SSLContext | None = None) -> None:
+        """Serve on a free port of 127.0.0.1 (HTTPS with ``tls``) and set :attr:`base_url` and
+        :attr:`base_file_url`."""
         app = web.Application(client_max_size=50 * 2**20)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024).start()
+        await web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024, ssl_context=tls).start()
         port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}/bot"
-        self.base_file_url = f"http://127.0.0.1:{port}/file/bot"
+        scheme = "https" if tls is not None else "http"
+        self.base_url = f"{scheme}://127.0.0.1:{port}/bot"
+        self.base_file_url = f"{scheme}://127.0.0.1:{port}/file/bot"
         self._closing = False
 
     async def stop(self) -> None:

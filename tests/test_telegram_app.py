@@ -26,20 +26,18 @@ from bot.context import Context
 from bot.engine import Engine
 from bot.knowledge import default_knowledge_dir, load_knowledge
 from bot.settings import Secret, Settings
-from bot.store import Store
-from bot.telegram_app import (
+from bot.state.store import Store
+from bot.telegram.app import RedactingFilter, run
+from bot.telegram.handlers import (
     COMMANDS,
     SLOW_DOWN,
     STALE_BUTTON,
     TEXT_ONLY,
-    ChatOrderedProcessor,
     FitbotApp,
     FloodGate,
-    RedactingFilter,
     Verdict,
-    ordering_key,
-    run,
 )
+from bot.telegram.ordering import ChatOrderedProcessor, ordering_key
 from tests.fake_bot_api import BOT_USERNAME, FakeBotApi, parse_html
 from tests.harness import running
 
@@ -390,7 +388,7 @@ async def test_server_error_is_retried_and_delivered_once(live: FakeBotApi) -> N
 async def test_polling_survives_a_failing_bot_api(
     live: FakeBotApi, caplog: pytest.LogCaptureFixture
 ) -> None:
-    live.fail_next("getUpdates", 502, times=4)  # more than the transport's own retries
+    live.fail_next("getUpdates", 502, times=4)
     live.push_text(1, HOW)  # answered by the poll already waiting; the next ones fail
     await live.wait_for(
         lambda: sum(c.status == 502 for c in live.calls if c.method == "getUpdates") == 4,
@@ -401,7 +399,9 @@ async def test_polling_survives_a_failing_bot_api(
     *_, reply = await settle(live, 1, 2)
 
     assert title(reply) == "Reverse squat: mistakes"
-    assert any("polling failed" in r.getMessage() for r in caplog.records)
+    failed = [r for r in caplog.records if "getUpdates failed" in r.getMessage()]
+    assert len(failed) == 4
+    assert not any(r.exc_info for r in caplog.records)
 
 
 async def test_blocked_chat_is_logged_once_and_others_still_served(
@@ -418,9 +418,10 @@ async def test_blocked_chat_is_logged_once_and_others_still_served(
         TIMEOUT,
     )
 
-    blocked = [r for r in caplog.records if "chat 2" in r.getMessage()]
+    blocked = [r for r in caplog.records if "(blocked:" in r.getMessage()]
     assert len(blocked) == 1
     assert blocked[0].levelno == logging.WARNING
+    assert not [r for r in caplog.records if "chat 2" in r.getMessage() or r.exc_info]
     assert live.sent(2) == []
 
 
@@ -660,7 +661,7 @@ async def test_sigterm_sends_the_answer_in_flight_and_saves_state(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
-        "from bot.settings import Settings; from bot.telegram_app import run; "
+        "from bot.settings import Settings; from bot.telegram.app import run; "
         "raise SystemExit(run(Settings.from_env()))",
         env=env,
         stderr=asyncio.subprocess.PIPE,
