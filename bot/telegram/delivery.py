@@ -203,19 +203,28 @@ class Outbox:
 
     # -- lanes ------------------------------------------------------------------------------
 
-    def _run(self, lane: _Lane) -> None:
+    def _run(self, lane: _Lane, pause: float = 0.0, *, interruptible: bool = True) -> None:
+        """Drain ``lane`` in the background, after ``pause`` seconds."""
         lane.sending = True
-        task = asyncio.create_task(self._drain(lane, inline=False), name="fitbot:outbox")
+        task = asyncio.create_task(
+            self._drain(lane, inline=False, pause=pause, interruptible=interruptible),
+            name="fitbot:outbox",
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _drain(self, lane: _Lane, *, inline: bool) -> Delivery:
-        """Send the lane's replies in order until it is empty. ``inline`` (a handler waiting):
-        hand the lane to a background task at the first failure instead of waiting."""
+    async def _drain(
+        self, lane: _Lane, *, inline: bool, pause: float = 0.0, interruptible: bool = True
+    ) -> Delivery:
+        """Send the lane's replies in order until it is empty, after ``pause`` seconds.
+        ``inline`` (a handler waiting): hand the lane to a background task at the first
+        failure instead of waiting."""
         lane.sending = True
         handed_over = False
         result = Delivery.SENT
         try:
+            if pause:
+                await self._wait(lane, pause, interruptible=interruptible)
             while lane.replies:
                 reply = lane.replies[0]
                 attempt = await self._attempt(reply)
@@ -236,11 +245,12 @@ class Outbox:
                     if delay is None:
                         delay = self._policy.delay(lane.failures, self._rng)
                     self._listener.retrying(lane.chat_id, attempt, delay, lane.failures)
+                    interruptible = attempt.delay is None
                     if inline:
                         handed_over = True
-                        self._run(lane)
+                        self._run(lane, delay, interruptible=interruptible)
                         return Delivery.QUEUED
-                    await self._wait(lane, delay, interruptible=attempt.delay is None)
+                    await self._wait(lane, delay, interruptible=interruptible)
                 else:
                     result = Delivery.DROPPED
                     self._drop(lane, attempt, whole_chat=attempt.outcome is Outcome.DROP_CHAT)
