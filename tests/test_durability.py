@@ -170,6 +170,7 @@ async def test_expected_errors_are_one_warning_line_without_a_traceback(
     outcome: str,
 ) -> None:
     async with running(fake_api, engine, settings_for(fake_api, tmp_path)):
+        fake_api.stall_next("sendMessage", 0.8)  # slow enough for the typing indicator
         fake_api.fail_next("sendMessage", status)
         fake_api.fail_next("sendChatAction", status)
         fake_api.push_text(1, HOW)

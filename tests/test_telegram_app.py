@@ -148,14 +148,17 @@ async def test_help_lists_the_commands(live: FakeBotApi) -> None:
     assert "/checklist" in plain(reply)
 
 
-async def test_typing_is_shown_before_the_answer(live: FakeBotApi) -> None:
+async def test_typing_is_shown_only_while_an_answer_is_slow(live: FakeBotApi) -> None:
     live.push_text(1, HOW)
     await settle(live, 1, 1)
+    live.stall_next("sendMessage", 0.8)  # longer than TYPING_AFTER_SECONDS
+    live.push_text(1, MISTAKES)
+    await settle(live, 1, 2)
 
     order = [
         (c.method, c.params.get("action")) for c in live.calls if c.params.get("chat_id") == 1
     ]
-    assert order == [("sendChatAction", "typing"), ("sendMessage", None)]
+    assert order == [("sendMessage", None), ("sendChatAction", "typing"), ("sendMessage", None)]
 
 
 async def test_follow_up_question_uses_the_conversation(live: FakeBotApi) -> None:
@@ -270,7 +273,9 @@ async def test_group_plain_text_is_ignored(live: FakeBotApi) -> None:
     (reply,) = await settle(live, GROUP, 1)  # in order: the plain text came first
 
     assert title(reply) == "Hi, I'm fitbot"
-    assert calls(live, "sendChatAction") == [{"chat_id": GROUP, "action": "typing"}]
+    assert [c.params["text"][:20] for c in live.calls if c.method == "sendMessage"] == [
+        reply["text"][:20]
+    ]
 
 
 @pytest.mark.parametrize(
@@ -670,10 +675,10 @@ async def test_sigterm_sends_the_answer_in_flight_and_saves_state(
         await fake_api.wait_for(lambda: bool(fake_api.commands), 20)
         fake_api.push_text(1, HOW)
         await fake_api.wait_sent(1, 1, TIMEOUT)
-        fake_api.stall_next("sendMessage", 0.5)
+        fake_api.stall_next("sendMessage", 1.0)
         fake_api.push_text(1, MISTAKES)
-        await fake_api.wait_for(lambda: len(calls(fake_api, "sendChatAction")) == 2, TIMEOUT)
-        await asyncio.sleep(0.1)  # the reply is now waiting on the stalled server
+        # Typing shows after half a second: the reply is waiting on the stalled server.
+        await fake_api.wait_for(lambda: len(calls(fake_api, "sendChatAction")) == 1, TIMEOUT)
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT)
     finally:

@@ -27,15 +27,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import functools
-import json
 import logging
 import random
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
+from telegram import Bot, ReplyParameters
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -51,8 +49,6 @@ from bot.context import Context
 from bot.state.store import Outgoing, PendingReply, Store
 
 logger = logging.getLogger(__name__)
-
-MARKUP_CACHE_SIZE = 512
 
 
 @dataclass(frozen=True)
@@ -290,7 +286,9 @@ class Outbox:
                     if message.reply_to is not None
                     else None
                 ),
-                reply_markup=_markup(message.markup) if message.markup else None,
+                # The keyboard as the JSON it is kept as: Telegram reads reply_markup as a
+                # JSON-serialized object, and PTB would rebuild it from objects on every send.
+                api_kwargs={"reply_markup": message.markup} if message.markup else None,
             )
         except RetryAfter as exc:
             return Attempt(Outcome.RETRY, "flood", str(exc), _seconds(exc.retry_after))
@@ -334,9 +332,3 @@ class Outbox:
 def _seconds(value: object) -> float:
     total = getattr(value, "total_seconds", None)
     return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]
-
-
-@functools.lru_cache(maxsize=MARKUP_CACHE_SIZE)
-def _markup(text: str) -> InlineKeyboardMarkup | None:
-    """The keyboard kept as JSON, as PTB's object; one object per distinct keyboard."""
-    return InlineKeyboardMarkup.de_json(json.loads(text), None)

@@ -65,6 +65,7 @@ INLINE_CACHE_SECONDS = 300
 INLINE_DESCRIPTION_CHARS = 120
 MAX_TRACKED_USERS = 10_000
 ANSWER_CACHE_SIZE = 1024
+TYPING_AFTER_SECONDS = 0.5
 COMMANDS = (
     BotCommand("start", "What I can do, with examples"),
     BotCommand("help", "How to ask me things"),
@@ -194,6 +195,7 @@ class Coach:
         self._store = store
         self._gate = gate
         self._outbox = outbox
+        self._typing: set[asyncio.Task[None]] = set()
         self.use(engine)
 
     def use(self, engine: Engine) -> None:
@@ -305,15 +307,15 @@ class Coach:
         return delivery
 
     async def _answer(self, update: Update, bot: Bot, message: Message, question: str) -> None:
-        """Show typing, ask the engine with the chat's context, hand over the answer."""
+        """Ask the engine with the chat's context and hand over the answer; show typing only
+        if the answer is not out within :data:`TYPING_AFTER_SECONDS`."""
         chat_id = message.chat_id
         thread = _thread(message)
-        # Typing runs alongside the answer instead of before it, which would add a Bot API
-        # round trip to every answer; yielding once lets its request go out first.
-        typing = asyncio.create_task(
-            best_effort(bot.send_chat_action(chat_id, ChatAction.TYPING, thread), "typing")
+        # An answer takes a millisecond to compose; the indicator before a reply that follows
+        # at once is never seen, and would cost a third of the bot's Bot API calls.
+        typing = asyncio.get_running_loop().call_later(
+            TYPING_AFTER_SECONDS, self._show_typing, bot, chat_id, thread
         )
-        await asyncio.sleep(0)
         try:
             reply = self._ask(question, self._store.load(chat_id))
             note_answer(reply.answer, question)
@@ -328,7 +330,14 @@ class Coach:
                 thread=thread,
             )
         finally:
-            await typing
+            typing.cancel()
+
+    def _show_typing(self, bot: Bot, chat_id: int, thread: int | None) -> None:
+        task = asyncio.create_task(
+            best_effort(bot.send_chat_action(chat_id, ChatAction.TYPING, thread), "typing")
+        )
+        self._typing.add(task)
+        task.add_done_callback(self._typing.discard)
 
     async def _deliver(
         self,
