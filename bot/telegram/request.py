@@ -144,8 +144,12 @@ class AiohttpRequest(BaseRequest):
             connector = aiohttp.TCPConnector(
                 limit=self._pool_size, ssl=self._ssl, keepalive_timeout=KEEPALIVE_SECONDS
             )
+            # The Bot API sets no cookies: a jar that keeps none saves work on every call.
             self._session = aiohttp.ClientSession(
-                connector=connector, trust_env=False, auto_decompress=False
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                trust_env=False,
+                auto_decompress=False,
             )
 
     async def shutdown(self) -> None:
