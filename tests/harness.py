@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from bot.engine import Engine
-from bot.settings import Settings
+from bot.knowledge import default_knowledge_dir
+from bot.settings import Secret, Settings
 from bot.state.store import Store
 from bot.telegram.app import build_application, serve
 from bot.telegram.handlers import FitbotApp
@@ -16,6 +19,28 @@ from tests.clock import HastyClock
 from tests.fake_bot_api import FakeBotApi
 
 START_STOP_TIMEOUT = 10.0
+
+
+def settings_for(api: FakeBotApi, state: Path, **changes: Any) -> Settings:
+    """Settings that run the bot against ``api`` on the state file ``state``, with the shipped
+    knowledge base and no rate limiter, changed by ``changes``."""
+    values: dict[str, Any] = {
+        "token": Secret(api.token),
+        "base_url": api.base_url,
+        "state": state,
+        "rate_limit": False,
+        "knowledge": default_knowledge_dir({}),
+        **changes,
+    }
+    return Settings(**values)
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 nothing listens on (at the time of asking)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @asynccontextmanager

@@ -13,7 +13,6 @@ import logging
 import os
 import re
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -24,13 +23,11 @@ import aiohttp
 import pytest
 
 from bot.engine import Engine
-from bot.knowledge import default_knowledge_dir
-from bot.settings import Secret, Settings
 from bot.state.store import Store
 from bot.telegram.receiving import ReceivingFatal
 from tests.clock import FakeClock
 from tests.fake_bot_api import FakeBotApi, parse_html
-from tests.harness import running
+from tests.harness import free_port, running, settings_for
 
 TIMEOUT = 10.0
 START_TIMEOUT = 30.0
@@ -47,18 +44,6 @@ def ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PTB_TIMEDELTA", "1")
 
 
-def settings_for(api: FakeBotApi, tmp_path: Path, **changes: Any) -> Settings:
-    values: dict[str, Any] = {
-        "token": Secret(api.token),
-        "base_url": api.base_url,
-        "state": tmp_path / "state.sqlite3",
-        "rate_limit": False,
-        "knowledge": default_knowledge_dir({}),
-        **changes,
-    }
-    return Settings(**values)
-
-
 def title(message: dict[str, Any]) -> str:
     text = parse_html(message["text"]) if message.get("parse_mode") else message["text"]
     return str(text).split("\n", 1)[0]
@@ -66,13 +51,6 @@ def title(message: dict[str, Any]) -> str:
 
 def statuses(api: FakeBotApi, method: str) -> list[int]:
     return [c.status for c in api.calls if c.method == method]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def healthz(port: int) -> tuple[int, dict[str, Any]]:
@@ -95,7 +73,9 @@ async def test_a_30_second_outage_ends_with_every_reply_delivered_exactly_once(
     fake_api: FakeBotApi, engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock, chats = FakeClock(), range(1, 6)  # 25 messages in all
-    async with running(fake_api, engine, settings_for(fake_api, tmp_path), clock=clock):
+    async with running(
+        fake_api, engine, settings_for(fake_api, tmp_path / "state.sqlite3"), clock=clock
+    ):
         fake_api.go_down(502)  # everything fails, getUpdates too
         await clock.advance(5)
         fake_api.go_down(502, sparing=("getUpdates",))  # messages arrive, replies cannot go
@@ -124,7 +104,7 @@ async def test_a_30_second_outage_ends_with_every_reply_delivered_exactly_once(
 async def test_502_three_times_on_one_send_is_delivered_once(
     fake_api: FakeBotApi, engine: Engine, tmp_path: Path
 ) -> None:
-    async with running(fake_api, engine, settings_for(fake_api, tmp_path)):
+    async with running(fake_api, engine, settings_for(fake_api, tmp_path / "state.sqlite3")):
         fake_api.fail_next("sendMessage", 502, times=3)
         fake_api.push_text(1, HOW)
         (reply,) = await fake_api.wait_sent(1, 1, TIMEOUT)
@@ -139,7 +119,9 @@ async def test_a_chats_replies_keep_their_order_behind_a_failing_one(
     fake_api: FakeBotApi, engine: Engine, tmp_path: Path
 ) -> None:
     clock = FakeClock()
-    async with running(fake_api, engine, settings_for(fake_api, tmp_path), clock=clock):
+    async with running(
+        fake_api, engine, settings_for(fake_api, tmp_path / "state.sqlite3"), clock=clock
+    ):
         fake_api.fail_next("sendMessage", 503)
         fake_api.push_text(1, HOW)
         await fake_api.wait_for(lambda: statuses(fake_api, "sendMessage") == [503], TIMEOUT)
@@ -169,7 +151,7 @@ async def test_expected_errors_are_one_warning_line_without_a_traceback(
     status: int,
     outcome: str,
 ) -> None:
-    async with running(fake_api, engine, settings_for(fake_api, tmp_path)):
+    async with running(fake_api, engine, settings_for(fake_api, tmp_path / "state.sqlite3")):
         fake_api.stall_next("sendMessage", 0.8)  # slow enough for the typing indicator
         fake_api.fail_next("sendMessage", status)
         fake_api.fail_next("sendChatAction", status)
@@ -193,7 +175,7 @@ async def test_healthz_turns_503_while_updates_cannot_be_received(
     fake_api: FakeBotApi, engine: Engine, tmp_path: Path
 ) -> None:
     clock, port = FakeClock(), free_port()
-    settings = settings_for(fake_api, tmp_path, metrics_port=port)
+    settings = settings_for(fake_api, tmp_path / "state.sqlite3", metrics_port=port)
     async with running(fake_api, engine, settings, clock=clock, receive_stale_after=60):
         assert (await healthz(port))[0] == 200
         fake_api.go_down(502)
@@ -225,7 +207,7 @@ async def test_a_receiving_task_that_dies_of_a_bug_stops_the_bot_with_an_error(
     from bot.telegram.app import build_application, serve
 
     port = free_port()
-    settings = settings_for(fake_api, tmp_path, metrics_port=port)
+    settings = settings_for(fake_api, tmp_path / "state.sqlite3", metrics_port=port)
     application = build_application(settings, engine, BuggyStore(settings.state))
     stop = asyncio.Event()
     task = asyncio.create_task(serve(application, settings, stop))
@@ -246,7 +228,7 @@ async def test_a_receiving_task_that_dies_of_a_bug_stops_the_bot_with_an_error(
 async def test_an_unreadable_update_is_skipped_and_confirmed_and_others_are_answered(
     fake_api: FakeBotApi, engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = settings_for(fake_api, tmp_path)
+    settings = settings_for(fake_api, tmp_path / "state.sqlite3")
     async with running(fake_api, engine, settings):
         bad = fake_api.push_raw({"message": {"message_id": 1, "text": "no chat, no date"}})
         fake_api.push_text(1, HOW)
@@ -274,7 +256,7 @@ async def test_a_failing_state_file_does_not_cost_the_answer(
     from bot.telegram.app import build_application, serve
 
     port = free_port()
-    settings = settings_for(fake_api, tmp_path, metrics_port=port)
+    settings = settings_for(fake_api, tmp_path / "state.sqlite3", metrics_port=port)
     store = BreakableStore(settings.state)
     application = build_application(settings, engine, store)
     stop = asyncio.Event()

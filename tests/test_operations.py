@@ -40,8 +40,9 @@ from bot.settings import Secret, Settings
 from bot.state.store import Store
 from bot.telegram.app import RedactingFilter, build_application, run, serve
 from bot.telegram.handlers import COMMANDS
+from tests import harness
 from tests.fake_bot_api import FakeBotApi, parse_html
-from tests.harness import running
+from tests.harness import free_port, running
 from tests.test_dockerfile import DOCKERFILE, final_stage_env, parse_dockerfile
 
 TIMEOUT = 10.0
@@ -70,24 +71,10 @@ def knowledge_copy(tmp_path: Path) -> Path:
     return copy
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def settings_for(api: FakeBotApi, tmp_path: Path, **changes: Any) -> Settings:
-    values: dict[str, Any] = {
-        "token": Secret(api.token),
-        "base_url": api.base_url,
-        "state": tmp_path / "state.sqlite3",
-        "rate_limit": False,
-        "knowledge": default_knowledge_dir({}),
-        "admins": frozenset({ADMIN}),
-        **changes,
-    }
-    return Settings(**values)
+    return harness.settings_for(
+        api, tmp_path / "state.sqlite3", **{"admins": frozenset({ADMIN}), **changes}
+    )
 
 
 async def get(port: int, path: str) -> tuple[int, str]:

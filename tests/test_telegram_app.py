@@ -10,12 +10,10 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +37,7 @@ from bot.telegram.handlers import (
 )
 from bot.telegram.ordering import ChatOrderedProcessor, ordering_key
 from tests.fake_bot_api import BOT_USERNAME, FakeBotApi, parse_html
-from tests.harness import running
+from tests.harness import free_port, running, settings_for
 
 TIMEOUT = 10.0
 JSONDict = dict[str, Any]
@@ -57,17 +55,6 @@ def ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def engine() -> Engine:
     return Engine(load_knowledge(default_knowledge_dir()))
-
-
-def settings_for(api: FakeBotApi, state: Path, **changes: Any) -> Settings:
-    base = Settings(
-        token=Secret(api.token),
-        base_url=api.base_url,
-        state=state,
-        rate_limit=False,
-        knowledge=default_knowledge_dir(),
-    )
-    return replace(base, **changes)
 
 
 @asynccontextmanager
@@ -513,13 +500,6 @@ async def test_context_and_buttons_survive_a_restart(
 
 
 # -- webhook ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def test_webhook_mode_checks_the_secret_on_every_request(

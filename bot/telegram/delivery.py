@@ -47,6 +47,7 @@ from telegram.error import (
 from bot.clock import Clock
 from bot.context import Context
 from bot.state.store import Outgoing, PendingReply, Store
+from bot.telegram.request import retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -291,7 +292,7 @@ class Outbox:
                 api_kwargs={"reply_markup": message.markup} if message.markup else None,
             )
         except RetryAfter as exc:
-            return Attempt(Outcome.RETRY, "flood", str(exc), _seconds(exc.retry_after))
+            return Attempt(Outcome.RETRY, "flood", str(exc), retry_after_seconds(exc))
         except Forbidden as exc:
             return Attempt(Outcome.DROP_CHAT, "blocked", str(exc))
         except ChatMigrated as exc:
@@ -327,8 +328,3 @@ class Outbox:
             self._store.delivered(lane.replies.popleft().row)
         lane.failures = 0
         self._listener.dropped(lane.chat_id, attempt, count)
-
-
-def _seconds(value: object) -> float:
-    total = getattr(value, "total_seconds", None)
-    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]

@@ -37,6 +37,7 @@ from telegram.request import BaseRequest
 
 from bot.clock import Clock
 from bot.state.store import Store
+from bot.telegram.request import retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -260,7 +261,7 @@ class Poller:
 
     async def _back_off(self, exc: TelegramError, failures: int) -> None:
         if isinstance(exc, RetryAfter):
-            delay = _seconds(exc.retry_after)
+            delay = retry_after_seconds(exc)
         elif isinstance(exc, TimedOut) and failures == 1:
             delay = 0.0  # a long poll that timed out once: just ask again
         else:
@@ -311,8 +312,3 @@ def webhook_handler(
 
 def _dump(item: object) -> str:
     return json.dumps(item, ensure_ascii=False, separators=(",", ":"))
-
-
-def _seconds(value: object) -> float:
-    total = getattr(value, "total_seconds", None)
-    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]

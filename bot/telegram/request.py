@@ -33,7 +33,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 import aiohttp
-from telegram.error import NetworkError, TimedOut
+from telegram.error import NetworkError, RetryAfter, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 from bot.errors import ConfigError
@@ -226,6 +226,13 @@ class AiohttpRequest(BaseRequest):
         return aiohttp.ClientTimeout(
             total=None, connect=acquire, sock_connect=connect_s, sock_read=read_s
         )
+
+
+def retry_after_seconds(error: RetryAfter) -> float:
+    """How long a 429 asks to wait, in seconds (PTB gives an int or, opted in, a timedelta)."""
+    value: object = error.retry_after
+    total = getattr(value, "total_seconds", None)
+    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]
 
 
 def _seconds(value: object, default: float | None) -> float | None:
