@@ -135,6 +135,28 @@ async def test_a_chats_replies_keep_their_order_behind_a_failing_one(
     assert [title(m) for m in replies] == list(TITLES)
 
 
+async def test_replies_kept_during_an_outage_are_sent_after_a_restart(
+    fake_api: FakeBotApi, engine: Engine, tmp_path: Path
+) -> None:
+    settings = settings_for(fake_api, tmp_path / "state.sqlite3")
+    async with running(fake_api, engine, settings, clock=FakeClock()):
+        fake_api.go_down(502, sparing=("getUpdates",))
+        fake_api.push_text(1, HOW)
+        fake_api.push_text(1, MISTAKES)
+        fake_api.push_text(2, HOW)
+        await fake_api.wait_for(lambda: len(statuses(fake_api, "sendMessage")) >= 2, TIMEOUT)
+    # SIGTERM-like stop during the outage (bounded by the harness): the replies stay kept.
+    assert not fake_api.sent(1) and not fake_api.sent(2)
+    fake_api.come_back()
+
+    async with running(fake_api, engine, settings):
+        first = await fake_api.wait_sent(1, 2, TIMEOUT)
+        await fake_api.wait_sent(2, 1, TIMEOUT)
+
+    assert [title(m) for m in first] == list(TITLES[:2])
+    assert len(fake_api.sent(1)) == 2 and len(fake_api.sent(2)) == 1
+
+
 @pytest.mark.parametrize(
     ("status", "outcome"),
     [
