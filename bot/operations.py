@@ -17,6 +17,7 @@ the knowledge base validates; an answer under way finishes on the engine it star
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import time
@@ -143,7 +144,9 @@ class Operations(OutboxListener):
         self.receiving = receiving
         self.started = clock()
         salt = settings.log_salt
-        self.hash_chat = ChatHasher(salt.reveal().encode()) if salt else ChatHasher()
+        hasher = ChatHasher(salt.reveal().encode()) if salt else ChatHasher()
+        # One chat's updates come in runs: hash each chat once, not on every log line.
+        self.hash_chat = functools.lru_cache(maxsize=MAX_TRACKED_CHATS)(hasher)
         self._clock = clock
         self._directory = settings.knowledge
         self._store = store

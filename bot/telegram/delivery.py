@@ -180,10 +180,28 @@ class Outbox:
         context: Context | None,
         messages: Sequence[Outgoing],
     ) -> Delivery:
-        """Keep ``messages`` (with the chat's ``context`` and ``update_id`` handled), then send
-        them now if nothing of the chat's is waiting, else behind what is."""
-        replies = self._store.commit_reply(update_id, chat_id, context, messages)
+        """Send ``messages`` now if nothing of the chat's is waiting, else behind what is; keep
+        in the store what is not delivered at once, with the chat's ``context`` and
+        ``update_id`` handled.
+
+        A single message to a chat with nothing waiting is sent first and committed after
+        (its context and "handled", no outbox row, unless it failed): that saves a commit and
+        the message's bytes per reply, and loses nothing, since until the commit the update
+        is still unhandled in the inbox and would be answered again after a crash. So its
+        window for a repeat is the same as any send's: from the request being written to its
+        outcome being recorded.
+        """
         lane = self._lanes.get(chat_id)
+        if lane is None and len(messages) == 1:
+            lane = self._lanes[chat_id] = _Lane(chat_id, sending=True)
+            first = await self._attempt(PendingReply(None, self._clock.time(), messages[0]))
+            keep = messages if first.outcome is Outcome.RETRY else ()
+            kept = self._store.commit_reply(update_id, chat_id, context, keep)
+            lane.replies.appendleft(
+                kept[0] if kept else PendingReply(None, self._clock.time(), messages[0])
+            )
+            return await self._drain(lane, inline=True, first=first)
+        replies = self._store.commit_reply(update_id, chat_id, context, messages)
         if lane is not None:
             lane.replies.extend(replies)
             if not lane.sending:
@@ -211,11 +229,18 @@ class Outbox:
         task.add_done_callback(self._tasks.discard)
 
     async def _drain(
-        self, lane: _Lane, *, inline: bool, pause: float = 0.0, interruptible: bool = True
+        self,
+        lane: _Lane,
+        *,
+        inline: bool,
+        pause: float = 0.0,
+        interruptible: bool = True,
+        first: Attempt | None = None,
     ) -> Delivery:
         """Send the lane's replies in order until it is empty, after ``pause`` seconds.
         ``inline`` (a handler waiting): hand the lane to a background task at the first
-        failure instead of waiting."""
+        failure instead of waiting. ``first``: the outcome of a send of the first reply
+        already made."""
         lane.sending = True
         handed_over = False
         result = Delivery.SENT
@@ -224,7 +249,7 @@ class Outbox:
                 await self._wait(lane, pause, interruptible=interruptible)
             while lane.replies:
                 reply = lane.replies[0]
-                attempt = await self._attempt(reply)
+                attempt, first = first or await self._attempt(reply), None
                 if attempt.outcome is Outcome.SENT:
                     lane.replies.popleft()
                     lane.failures = 0
