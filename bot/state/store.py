@@ -31,6 +31,7 @@ The schema is a list of migrations applied in order and recorded in ``PRAGMA use
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import time
@@ -105,6 +106,11 @@ _UPSERT_CONTEXT = (
     "updated_at = excluded.updated_at"
 )
 T = TypeVar("T")
+
+
+# Contexts are frozen and few distinct ones recur (the same exercise and ask in many chats):
+# serialising each once saves the dataclass walk on most writes.
+_context_json = functools.lru_cache(maxsize=CACHE_SIZE)(Context.to_json)
 
 
 @dataclass(frozen=True)
@@ -286,7 +292,7 @@ class Store:
 
             def statements() -> None:
                 if changed and context is not None:
-                    self._db.execute(_UPSERT_CONTEXT, (chat_id, context.to_json(), now))
+                    self._db.execute(_UPSERT_CONTEXT, (chat_id, _context_json(context), now))
                 for message in messages:
                     cursor = self._db.execute(
                         f"INSERT INTO outbox ({_OUTGOING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
