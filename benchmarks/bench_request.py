@@ -4,8 +4,9 @@
 
 The fake Bot API runs in its own process on 127.0.0.1, so only the client's side is measured:
 this process's CPU time per ``send_message`` (a reply with a six-button keyboard, PTB's whole
-call path, parsing the returned Message included), 32 calls at a time over kept-alive
-connections, after a warm-up. Each client runs three times, interleaved; the median is shown.
+call path, parsing the returned Message included), one call at a time and 32 at a time over
+kept-alive connections, after a warm-up. Each client runs three times, interleaved; the median
+is shown.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ async def main():
 
 asyncio.run(main())
 """
-CONCURRENCY = 32
-WARMUP_CALLS = 300
+CONCURRENCY = (1, 32)
+WARMUP_CALLS = 320
 RUNS = 3
 KEYBOARD = InlineKeyboardMarkup(
     [
@@ -47,16 +48,16 @@ KEYBOARD = InlineKeyboardMarkup(
         for col in range(3)
     ]
 )
-CLIENTS: dict[str, Callable[[], BaseRequest]] = {
-    "AiohttpRequest": lambda: AiohttpRequest(CONCURRENCY),
-    "HTTPXRequest (PTB default)": lambda: HTTPXRequest(connection_pool_size=CONCURRENCY),
+CLIENTS: dict[str, Callable[[int], BaseRequest]] = {
+    "AiohttpRequest": AiohttpRequest,
+    "HTTPXRequest (PTB default)": lambda pool: HTTPXRequest(connection_pool_size=pool),
 }
 
 
 async def _cpu_per_call(
-    base_url: str, token: str, make: Callable[[], BaseRequest], calls: int
+    base_url: str, token: str, make: Callable[[int], BaseRequest], calls: int, concurrency: int
 ) -> float:
-    bot = Bot(token, base_url=base_url, request=make(), get_updates_request=make())
+    bot = Bot(token, base_url=base_url, request=make(concurrency), get_updates_request=make(1))
     async with bot:
 
         async def send(count: int) -> None:
@@ -64,24 +65,27 @@ async def _cpu_per_call(
                 await bot.send_message(1 + n % 50, "<b>A reply</b>\n1. a step", parse_mode="HTML",
                                        reply_markup=KEYBOARD)  # fmt: skip
 
-        await asyncio.gather(*(send(WARMUP_CALLS // CONCURRENCY) for _ in range(CONCURRENCY)))
+        await asyncio.gather(*(send(WARMUP_CALLS // concurrency) for _ in range(concurrency)))
         started = time.process_time()
-        await asyncio.gather(*(send(calls // CONCURRENCY) for _ in range(CONCURRENCY)))
-        return (time.process_time() - started) / (calls // CONCURRENCY * CONCURRENCY)
+        await asyncio.gather(*(send(calls // concurrency) for _ in range(concurrency)))
+        return (time.process_time() - started) / (calls // concurrency * concurrency)
 
 
-async def _measure(calls: int) -> dict[str, float]:
+async def _measure(calls: int) -> dict[tuple[str, int], float]:
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
     try:
         assert server.stdout is not None
         base_url, token = server.stdout.readline().split()
-        samples: dict[str, list[float]] = {name: [] for name in CLIENTS}
+        samples: dict[tuple[str, int], list[float]] = {
+            (name, c): [] for c in CONCURRENCY for name in CLIENTS
+        }
         for _ in range(RUNS):
-            for name, make in CLIENTS.items():
-                samples[name].append(await _cpu_per_call(base_url, token, make, calls))
-        return {name: statistics.median(values) for name, values in samples.items()}
+            for name, concurrency in samples:
+                cpu = await _cpu_per_call(base_url, token, CLIENTS[name], calls, concurrency)
+                samples[name, concurrency].append(cpu)
+        return {key: statistics.median(values) for key, values in samples.items()}
     finally:
         server.communicate("", timeout=10)
 
@@ -92,11 +96,11 @@ def run(quick: bool = False, calls: int = 3000) -> list[Result]:
     return [
         Result(
             benchmark="request",
-            scenario=name,
+            scenario=f"{name}, {concurrency} at a time",
             per_second=1 / seconds,
             notes=f"{seconds * 1e6:.0f} us CPU per send_message (client side, median of {RUNS})",
         )
-        for name, seconds in medians.items()
+        for (name, concurrency), seconds in medians.items()
     ]
 
 

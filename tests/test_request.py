@@ -15,9 +15,11 @@ import pytest
 from telegram import Bot, InputFile
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
+from bot.engine import Engine
 from bot.errors import ConfigError
 from bot.telegram.request import AiohttpRequest, proxy_from_environment
 from tests.fake_bot_api import FakeBotApi
+from tests.harness import running, settings_for
 from tests.proxy import LoopbackProxy
 
 MakeBot = Callable[..., Bot]
@@ -233,3 +235,19 @@ async def test_https_proxy_tunnels_to_a_verified_server(
     assert api.sent(1)[0]["text"] == "tunnelled"
     port = api.base_url.split(":")[2].partition("/")[0]
     assert f"CONNECT 127.0.0.1:{port} HTTP/1.1" in proxy.requests
+
+
+async def test_the_running_bot_takes_its_proxy_from_all_proxy(
+    fake_api: FakeBotApi, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    async with LoopbackProxy() as proxy:
+        monkeypatch.setenv("ALL_PROXY", proxy.url)
+        async with running(fake_api, engine, settings_for(fake_api, tmp_path / "s.sqlite3")):
+            fake_api.push_text(1, "how do I do a reverse squat?")
+            await fake_api.wait_sent(1, 1, 10.0)
+
+    methods = {line.split()[1].rpartition("/")[2].partition("?")[0] for line in proxy.requests}
+    assert {"getMe", "getUpdates"} <= methods
