@@ -1,7 +1,7 @@
 """The real application, built by build_application, against the fake Bot API over HTTP.
 
-Every test runs the bot as production does (serve(): polling or webhook, the pooled HTTP
-transport, the chat-ordered processor) on 127.0.0.1, and every wait is bounded.
+Every test runs the bot as production does (serve(): polling or webhook, the Bot API client
+on aiohttp, the chat-ordered processor, the outbox) on 127.0.0.1, and every wait is bounded.
 """
 
 from __future__ import annotations
@@ -353,7 +353,7 @@ async def test_channel_posts_are_not_even_requested(live: FakeBotApi) -> None:
 # -- robustness ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("rate_limit", [True, False], ids=["rate-limiter", "transport"])
+@pytest.mark.parametrize("rate_limit", [True, False], ids=["rate-limiter", "outbox"])
 async def test_flood_limit_is_waited_out_and_the_reply_delivered(
     fake_api: FakeBotApi, engine: Engine, tmp_path: Path, rate_limit: bool
 ) -> None:
