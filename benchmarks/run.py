@@ -2,7 +2,7 @@
 
     python -m benchmarks.run [--quick]
 
-Runs :mod:`benchmarks.bench_engine` and, when it exists, ``benchmarks.bench_e2e``; each exposes
+Runs every module of :data:`MODULES` that exists; each exposes
 ``run(quick: bool) -> list[Result]``.
 """
 
@@ -18,7 +18,13 @@ from pathlib import Path
 
 from benchmarks import Result, format_table
 
-MODULES = ("benchmarks.bench_engine", "benchmarks.bench_cli", "benchmarks.bench_e2e")
+MODULES = (
+    "benchmarks.bench_engine",
+    "benchmarks.bench_cli",
+    "benchmarks.bench_state",
+    "benchmarks.bench_request",
+    "benchmarks.bench_e2e",
+)
 
 
 def machine() -> str:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 
 from telegram import Message, Update
-from telegram.constants import ChatType, MessageLimit
+from telegram.constants import MessageLimit
 from telegram.ext import CommandHandler, ContextTypes, filters
 
 from bot.operations import AnyApplication, Operations, ReloadResult
@@ -25,13 +25,17 @@ MINUTES_PER_HOUR = 60
 HOURS_PER_DAY = 24
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
 
+# Plain-text messages to an update's chat (through the outbox, as every reply).
+Reply = Callable[[Update, Sequence[str]], Awaitable[object]]
+
 
 class AdminCommands:
     """The handlers of ``/reload`` and ``/stats``."""
 
-    def __init__(self, ops: Operations, admins: frozenset[int]) -> None:
+    def __init__(self, ops: Operations, admins: frozenset[int], reply: Reply) -> None:
         self._ops = ops
         self._admins = admins
+        self._reply = reply
 
     def register(self, application: AnyApplication) -> None:
         """Add both commands; call before the coach registers, so they come first in group 0
@@ -49,14 +53,14 @@ class AdminCommands:
         message = await self._admin_message(update, "reload")
         if message is None:
             return
-        await _reply(message, reload_report(await self._ops.reload()))
+        await self._reply(update, split_message(reload_report(await self._ops.reload())))
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Counts since start, unanswered questions kept, uptime, knowledge records."""
         message = await self._admin_message(update, "stats")
         if message is None:
             return
-        await _reply(message, stats_report(self._ops))
+        await self._reply(update, split_message(stats_report(self._ops)))
 
     async def _admin_message(self, update: Update, command: str) -> Message | None:
         """The command's message if an admin sent it; anyone else is told it is not allowed."""
@@ -66,7 +70,7 @@ class AdminCommands:
         who = self._ops.hash_chat(user.id) if user is not None else None
         if user is None or user.id not in self._admins:
             logger.warning("/%s refused for user %s: not an admin", command, who)
-            await message.reply_text(NOT_ALLOWED, do_quote=_quote(message))
+            await self._reply(update, [NOT_ALLOWED])
             return None
         logger.info("/%s by admin %s", command, who)
         return message
@@ -144,15 +148,6 @@ def _prefix_within(text: str, limit: int) -> int:
     while _length(text[:end]) > limit:
         end -= 1
     return end
-
-
-async def _reply(message: Message, text: str) -> None:
-    for piece in split_message(text):
-        await message.reply_text(piece, do_quote=_quote(message))
-
-
-def _quote(message: Message) -> bool:
-    return message.chat.type != ChatType.PRIVATE
 
 
 def _pairs(pairs: Iterable[tuple[str, int]]) -> str:

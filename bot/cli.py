@@ -125,7 +125,7 @@ def cmd_kb_check(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """``fitbot run``: the Telegram bot."""
     from bot.settings import Settings
-    from bot.telegram_app import run
+    from bot.telegram.app import run
 
     return run(Settings.from_env(args))
 

@@ -9,19 +9,32 @@ applications (or two tests) in one process never share counts. The names, as scr
   to its answer being sent;
 * ``fitbot_unanswered_recorded_total``: questions recorded for ``fitbot report unanswered``;
 * ``fitbot_updates_total{type}``: updates received, by Telegram update type;
-* ``fitbot_telegram_api_errors_total{method, code}``: Bot API calls that ended in an error,
-  after the transport's own retries; ``code`` is the HTTP status, or ``timeout``/``network``;
+* ``fitbot_telegram_api_errors_total{method, code}``: Bot API calls that ended in an error
+  (each attempt counts; nothing is retried below the caller); ``code`` is the HTTP status, or
+  ``timeout``/``network``; a 429 is not an error here but a flood wait:
+* ``fitbot_telegram_flood_waits_total{method}``: calls answered 429 (waited out, then resent);
+* ``fitbot_replies_total{outcome}``: replies ``sent``, or given up: ``blocked`` (403),
+  ``rejected`` (400), ``expired`` (undelivered past the outbox's bound);
+* ``fitbot_reply_retries_total{reason}``: failed sends that will be retried (``network``,
+  ``timeout``, ``flood``, ``api``);
+* ``fitbot_outbox_pending``: replies kept for delivery right now;
+* ``fitbot_updates_skipped_total{reason}``: updates received but not handled (``unreadable``,
+  ``duplicate``);
+* ``fitbot_receiving``: 1 while updates are being received, 0 when receiving stalled or stopped;
+* ``fitbot_state_errors_total``: failed reads or writes of the state file;
 * ``fitbot_knowledge_records``, ``fitbot_knowledge_reloads_total{result="ok"|"failed"}``;
 * ``fitbot_start_time_seconds`` and the standard ``process_*`` metrics.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
 
 from bot.answers import Answer
 
@@ -71,9 +84,36 @@ class Metrics:
         )
         self.api_errors = Counter(
             "fitbot_telegram_api_errors",
-            "Bot API calls that ended in an error (after the transport's retries), by method "
-            "and HTTP status (or timeout/network)",
+            "Bot API calls that ended in an error, by method and HTTP status (or "
+            "timeout/network); 429s are counted as flood waits instead",
             ("method", "code"),
+            registry=r,
+        )
+        self.flood_waits = Counter(
+            "fitbot_telegram_flood_waits",
+            "Bot API calls answered 429 (too many requests), by method",
+            ("method",),
+            registry=r,
+        )
+        self.replies = Counter(
+            "fitbot_replies",
+            "Replies delivered (sent) or given up (blocked, rejected, expired)",
+            ("outcome",),
+            registry=r,
+        )
+        self.reply_retries = Counter(
+            "fitbot_reply_retries",
+            "Failed reply sends that will be retried, by reason",
+            ("reason",),
+            registry=r,
+        )
+        self.outbox_pending = Gauge(
+            "fitbot_outbox_pending", "Replies kept for delivery, not delivered yet", registry=r
+        )
+        self.skipped = Counter(
+            "fitbot_updates_skipped",
+            "Updates received but not handled, by reason (unreadable, duplicate)",
+            ("reason",),
             registry=r,
         )
         self.knowledge_records = Gauge(
@@ -89,6 +129,15 @@ class Metrics:
             "fitbot_start_time_seconds", "When the process started (Unix time)", registry=r
         ).set_to_current_time()
         ProcessCollector(registry=r)
+
+    def watch_state(self, errors: Callable[[], int], receiving: Callable[[], float]) -> None:
+        """Expose the state file's failures and whether updates are being received."""
+        self.registry.register(_StateCollector(errors))
+        Gauge(
+            "fitbot_receiving",
+            "1 while updates are being received, 0 when receiving stalled or stopped",
+            registry=self.registry,
+        ).set_function(receiving)
 
     def question(self, answer: Answer, seconds: float) -> None:
         """Count one question typed in Telegram and how long its answer took."""
@@ -118,6 +167,19 @@ class Metrics:
             by_intent=_most_first(intents),
             api_errors=_most_first(errors),
             updates=sum(value for _, value in _totals(self.updates)),
+        )
+
+
+class _StateCollector(Collector):
+    """``fitbot_state_errors_total``, read from the store's own count when scraped."""
+
+    def __init__(self, errors: Callable[[], int]) -> None:
+        self._errors = errors
+
+    def collect(self) -> Iterator[Metric]:
+        """The one counter."""
+        yield CounterMetricFamily(
+            "fitbot_state_errors", "Failed reads or writes of the state file", self._errors()
         )
 
 

@@ -1,12 +1,14 @@
 """Running fitbot unattended: readiness, metrics, a log line per update, unanswered questions,
 knowledge reloads.
 
-:func:`~bot.telegram_app.build_application` creates one :class:`Operations` per application and
-keeps it in ``application.bot_data`` (:func:`operations_of`). Around every update,
+:func:`~bot.telegram.app.build_application` creates one :class:`Operations` per application
+and keeps it in ``application.bot_data`` (:func:`operations_of`). Around every update,
 :class:`ObservedProcessor` opens a :class:`Trace` in a context variable; the handlers say what
-they answered with :func:`note_answer`, and the transport (:class:`MeteredRequest`) adds any
-Bot API error. When the update is done it is counted, logged as one logfmt line (chat id hashed,
-message text only at DEBUG), and a declined or doubtful question is written to the store.
+they answered with :func:`note_answer` and what became of the reply with :func:`note_delivery`;
+the Bot API client reports every failed call to :meth:`Operations.api_error`, and the outbox
+every retry and drop (:class:`Operations` is its listener). When the update is done it is
+counted, logged as one logfmt line (chat id hashed, message text only at DEBUG), and a declined
+or doubtful question is written to the store.
 
 Reloads (``/reload``, SIGHUP) build the new engine in a worker thread and swap it in only if
 the knowledge base validates; an answer under way finishes on the engine it started with.
@@ -15,9 +17,9 @@ the knowledge base validates; an answer under way finishes on the engine it star
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -28,10 +30,7 @@ from typing import Any
 
 from aiohttp import web
 from telegram import Update
-from telegram._utils.types import ODVInput
-from telegram.error import NetworkError, TimedOut
 from telegram.ext import Application, BaseUpdateProcessor
-from telegram.request import BaseRequest, RequestData
 
 from bot.answers import Answer
 from bot.engine import Engine
@@ -40,8 +39,9 @@ from bot.knowledge import load_knowledge
 from bot.logs import STRUCTURED, ChatHasher, logfmt
 from bot.metrics import Metrics
 from bot.settings import Settings
-from bot.store import Store, UnansweredQuestion
-from bot.transport import BotApiRequest
+from bot.state.store import PendingReply, Store, UnansweredQuestion
+from bot.telegram.delivery import Attempt, Delivery, Outbox, OutboxListener
+from bot.telegram.receiving import ReceiveStatus
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +64,10 @@ UPDATE_TYPES = (
     "chosen_inline_result",
 )
 OTHER_UPDATE = "other"
-FILE_DOWNLOAD = "file"
-TIMEOUT_CODE = "timeout"
-NETWORK_CODE = "network"
+FLOOD_CODE = "429"
+BLOCKED = "blocked"
 MS_PER_SECOND = 1000
+MAX_TRACKED_CHATS = 10_000
 
 
 @dataclass
@@ -76,6 +76,7 @@ class Trace:
 
     question: str | None = None
     answer: Answer | None = None
+    delivery: Delivery | None = None
     api_errors: list[str] = field(default_factory=list)
 
 
@@ -88,6 +89,13 @@ def note_answer(answer: Answer, question: str | None = None) -> None:
     trace = _trace.get()
     if trace is not None:
         trace.answer, trace.question = answer, question
+
+
+def note_delivery(delivery: Delivery) -> None:
+    """Tell the update being handled what became of its reply (committed with the update)."""
+    trace = _trace.get()
+    if trace is not None:
+        trace.delivery = delivery
 
 
 @dataclass(frozen=True)
@@ -118,35 +126,44 @@ class ReloadResult:
         return not self.problems
 
 
-class Operations:
-    """The bot's operational state and duties, shared by handlers, transport and HTTP."""
+class Operations(OutboxListener):
+    """The bot's operational state and duties, shared by handlers, the Bot API client, the
+    outbox and HTTP."""
 
     def __init__(
         self,
         settings: Settings,
         engine: Engine,
         store: Store,
+        receiving: ReceiveStatus,
         *,
         on_engine: Callable[[Engine], None],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.metrics = Metrics()
+        self.receiving = receiving
         self.started = clock()
         salt = settings.log_salt
-        self.hash_chat = ChatHasher(salt.reveal().encode()) if salt else ChatHasher()
+        hasher = ChatHasher(salt.reveal().encode()) if salt else ChatHasher()
+        # One chat's updates come in runs: hash each chat once, not on every log line.
+        self.hash_chat = functools.lru_cache(maxsize=MAX_TRACKED_CHATS)(hasher)
         self._clock = clock
         self._directory = settings.knowledge
         self._store = store
         self._on_engine = on_engine
         self._reloading = asyncio.Lock()
         self._background: set[asyncio.Task[ReloadResult]] = set()
+        self._blocked: set[int] = set()
+        self._outbox: Outbox | None = None
         self.knowledge = self._summary(engine)
         self.metrics.knowledge_records.set(self.knowledge.records)
+        self.metrics.watch_state(lambda: store.errors, lambda: float(receiving.healthy))
 
     # -- updates ------------------------------------------------------------------------
 
     async def observe(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Handle one update inside a fresh :class:`Trace`, then account for it."""
+        """Handle one update inside a fresh :class:`Trace`, then account for it; an update
+        that left no reply is marked handled here (a reply marks it in its own commit)."""
         trace = Trace()
         token = _trace.set(trace)
         started = time.perf_counter()
@@ -154,14 +171,71 @@ class Operations:
             await coroutine
         finally:
             _trace.reset(token)
+            if trace.delivery is None and isinstance(update, Update):
+                self._store.handled(update.update_id)
             self._account(update, trace, time.perf_counter() - started)
 
     def api_error(self, method: str, code: str) -> None:
-        """Count a Bot API call that failed, and note it in the update being handled."""
-        self.metrics.api_errors.labels(method, code).inc()
+        """Count a Bot API call that failed, and note it in the update being handled. A 429
+        is a flood wait, not an error: whoever made the call waits and tries again."""
+        if code == FLOOD_CODE:
+            self.metrics.flood_waits.labels(method).inc()
+        else:
+            self.metrics.api_errors.labels(method, code).inc()
         trace = _trace.get()
         if trace is not None:
             trace.api_errors.append(code)
+
+    def skipped(self, reason: str) -> None:
+        """Count an update received but not handled (unreadable, or a duplicate)."""
+        self.metrics.skipped.labels(reason).inc()
+
+    def watch_outbox(self, outbox: Outbox) -> None:
+        """Show ``outbox``'s undelivered replies in /metrics and /healthz."""
+        self.metrics.outbox_pending.set_function(lambda: outbox.pending)
+        self._outbox = outbox
+
+    @property
+    def outbox_pending(self) -> int:
+        """Replies not delivered yet."""
+        return self._outbox.pending if self._outbox is not None else 0
+
+    # -- the outbox's reports -------------------------------------------------------------
+
+    def sent(self, reply: PendingReply) -> None:
+        """Count a delivered reply."""
+        self.metrics.replies.labels("sent").inc()
+        if self._blocked:
+            self._blocked.discard(reply.message.chat_id)
+
+    def retrying(self, chat_id: int, attempt: Attempt, delay: float, failures: int) -> None:
+        """One warning line per failed send, with what happens next."""
+        self.metrics.reply_retries.labels(attempt.reason).inc()
+        logger.warning(
+            "reply to chat %s not delivered (%s: %s); retry %d in %.1f s",
+            self.hash_chat(chat_id),
+            attempt.reason,
+            attempt.detail,
+            failures,
+            delay,
+        )
+
+    def dropped(self, chat_id: int, attempt: Attempt, count: int) -> None:
+        """Count replies given up; a blocked chat is reported once until it works again."""
+        self.metrics.replies.labels(attempt.reason).inc(count)
+        if attempt.reason == BLOCKED:
+            if chat_id in self._blocked:
+                return
+            if len(self._blocked) >= MAX_TRACKED_CHATS:
+                self._blocked.clear()  # at worst, a chat is reported once more
+            self._blocked.add(chat_id)
+        logger.warning(
+            "dropped %d reply(s) to chat %s (%s: %s)",
+            count,
+            self.hash_chat(chat_id),
+            attempt.reason,
+            attempt.detail,
+        )
 
     def _account(self, update: object, trace: Trace, seconds: float) -> None:
         kind = update_type(update)
@@ -184,12 +258,8 @@ class Operations:
             exercise=answer.exercise or guess,
             intent=answer.intent,
         )
-        try:
-            self._store.record_unanswered(entry)
-        except sqlite3.Error as exc:  # the answer was sent; losing the record must not fail it
-            logger.error("could not record an unanswered question: %s", exc)
-            return
-        self.metrics.unanswered.inc()
+        if self._store.record_unanswered(entry):
+            self.metrics.unanswered.inc()
 
     def _log_fields(self, update: object, kind: str, trace: Trace, seconds: float) -> str:
         answer = trace.answer
@@ -201,6 +271,8 @@ class Operations:
                 "confidence": answer.confidence,
                 "answered": answer.answered,
             }
+        if trace.delivery is not None:
+            fields["delivery"] = trace.delivery.value
         fields["api_error"] = ",".join(trace.api_errors) or None
         fields["latency_ms"] = round(seconds * MS_PER_SECOND, 1)
         if logger.isEnabledFor(logging.DEBUG):
@@ -254,6 +326,11 @@ class Operations:
     def uptime(self) -> float:
         """Seconds since the application was built."""
         return self._clock() - self.started
+
+    @property
+    def state_errors(self) -> int:
+        """Failed reads and writes of the state file since start."""
+        return self._store.errors
 
     def unanswered_count(self) -> int:
         """Unanswered questions kept in the store."""
@@ -339,57 +416,6 @@ class ObservedProcessor(BaseUpdateProcessor):
         await self._inner.shutdown()
 
 
-class MeteredRequest(BotApiRequest):
-    """:class:`BotApiRequest` that reports every Bot API call ending in an error, after its
-    own retries, to ``on_error(method, code)``: the one place all of them pass through."""
-
-    __slots__ = ("_on_error",)
-
-    def __init__(
-        self,
-        on_error: Callable[[str, str], None],
-        connection_pool_size: int,
-        *,
-        retry_after_429: bool,
-    ) -> None:
-        super().__init__(connection_pool_size, retry_after_429=retry_after_429)
-        self._on_error = on_error
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        """Send the request; report a failure status or a transport failure."""
-        endpoint = url.rpartition("/")[2]
-        # A file download's last path segment is a file name: keep the label set small.
-        api_method = endpoint if endpoint.isalpha() else FILE_DOWNLOAD
-        try:
-            status, payload = await super().do_request(
-                url,
-                method,
-                request_data,
-                read_timeout,
-                write_timeout,
-                connect_timeout,
-                pool_timeout,
-            )
-        except TimedOut:
-            self._on_error(api_method, TIMEOUT_CODE)
-            raise
-        except NetworkError:
-            self._on_error(api_method, NETWORK_CODE)
-            raise
-        if status >= HTTPStatus.BAD_REQUEST:
-            self._on_error(api_method, str(status))
-        return status, payload
-
-
 # -- HTTP: /healthz and /metrics ----------------------------------------------------------
 
 
@@ -397,14 +423,18 @@ def add_health_routes(web_app: web.Application, application: AnyApplication) -> 
     """Serve ``GET /healthz`` and ``GET /metrics`` for ``application`` from ``web_app``.
 
     ``/healthz`` is 200 once the bot is initialised and receiving (its knowledge base was
-    loaded before it could be built), 503 before that and after it stops.
+    loaded before it could be built); 503 before that, after it stops, and while updates cannot
+    be received (the receiving task died, or getUpdates has failed for a while).
     """
     ops = operations_of(application)
 
     async def healthz(request: web.Request) -> web.Response:
-        ready = application.running
+        ready = application.running and ops.receiving.healthy
         body = {
             "status": "ok" if ready else "unavailable",
+            "receiving": ops.receiving.state,
+            "undelivered_replies": ops.outbox_pending,
+            "state_errors": ops.state_errors,
             "knowledge_records": ops.knowledge.records,
             "uptime_seconds": round(ops.uptime()),
         }

@@ -27,7 +27,7 @@ from rapidfuzz import fuzz, process
 
 from bot.errors import ConfigError
 from bot.settings import DEFAULT_STATE
-from bot.store import UnansweredQuestion, read_unanswered
+from bot.state.store import UnansweredQuestion, read_unanswered
 from bot.text import stem, words
 
 # token_set_ratio of two questions' content stems at or above which they are one topic:

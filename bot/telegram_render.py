@@ -14,11 +14,10 @@ from __future__ import annotations
 import functools
 import html
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram._utils.types import JSONDict
 from telegram.constants import InlineKeyboardButtonLimit, MessageLimit
 
 from bot.answers import Answer, Block, Choice
@@ -75,6 +74,11 @@ def keyboard(answer: Answer) -> InlineKeyboardMarkup | None:
     return _keyboard(answer.followups, answer.suggestions)
 
 
+def keyboard_json(answer: Answer) -> str | None:
+    """:func:`keyboard` as the JSON ``reply_markup`` Telegram takes (what the outbox keeps)."""
+    return _keyboard_json(answer.followups, answer.suggestions)
+
+
 # A record's buttons recur across questions, and PTB objects are slow to build; markups are
 # immutable, so one can serve every answer with the same choices.
 @functools.lru_cache(maxsize=KEYBOARD_CACHE_SIZE)
@@ -84,26 +88,13 @@ def _keyboard(
     buttons = [button for choice in followups if (button := _button(choice))]
     rows = [buttons[i : i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)]
     rows += [[button] for choice in suggestions if (button := _button(choice))]
-    return _SerialisedKeyboard(rows) if rows else None
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
-class _SerialisedKeyboard(InlineKeyboardMarkup):
-    """An inline keyboard that serialises itself once, for every message it goes under.
-
-    PTB objects are immutable, yet ``to_dict`` rebuilds the nested dicts on every send: about
-    40 us for six buttons, near a tenth of a reply's CPU. PTB only JSON-encodes the result, so
-    one dict serves every send (and must not be changed).
-    """
-
-    __slots__ = ("_serialised",)
-
-    def __init__(self, inline_keyboard: Sequence[Sequence[InlineKeyboardButton]]) -> None:
-        super().__init__(inline_keyboard)
-        self._serialised = super().to_dict()  # PTB lets frozen objects set private attributes
-
-    def to_dict(self, recursive: bool = True) -> JSONDict:
-        """The keyboard as a dict, built once (a shallow one if not ``recursive``)."""
-        return self._serialised if recursive else super().to_dict(recursive=False)
+@functools.lru_cache(maxsize=KEYBOARD_CACHE_SIZE)
+def _keyboard_json(followups: tuple[Choice, ...], suggestions: tuple[Choice, ...]) -> str | None:
+    markup = _keyboard(followups, suggestions)
+    return markup.to_json() if markup is not None else None
 
 
 def callback_data(exercise: str, intent: str) -> str:

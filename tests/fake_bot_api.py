@@ -15,6 +15,7 @@ import asyncio
 import itertools
 import json
 import re
+import ssl
 import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
@@ -286,7 +287,8 @@ class FakeBotApi:
     :meth:`push_edited_text`/:meth:`push_raw` (the update_id). Negative chat ids are groups
     (supergroups below -10**12, like -100... ids) unless ``chat_type`` says otherwise.
     ``calls``, :meth:`sent` and :meth:`wait_sent` tell what the bot did; :meth:`fail_next`,
-    :meth:`stall_next` and :meth:`block_chat` inject failures.
+    :meth:`stall_next`, :meth:`block_chat`, :meth:`go_down` (an outage) and :meth:`hold` (calls
+    left on the wire) inject failures.
     """
 
     def __init__(
@@ -335,6 +337,9 @@ class FakeBotApi:
         self._faults: defaultdict[str, deque[ApiError]] = defaultdict(deque)
         self._stalls: defaultdict[str, deque[float]] = defaultdict(deque)
         self._blocked: set[int] = set()
+        self._down: tuple[int, frozenset[str]] | None = None
+        self._holds: dict[str, asyncio.Event] = {}
+        self.held = 0
         self._sent: defaultdict[int, list[JSONDict]] = defaultdict(list)
         self._chats: dict[int, JSONDict] = {}
         self._messages: dict[tuple[int, int], JSONDict] = {}
@@ -355,17 +360,19 @@ class FakeBotApi:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Serve on a free port of 127.0.0.1 and set :attr:`base_url`/:attr:`base_file_url`."""
+    async def start(self, tls: ssl.SSLContext | None = None) -> None:
+        """Serve on a free port of 127.0.0.1 (HTTPS with ``tls``) and set :attr:`base_url` and
+        :attr:`base_file_url`."""
         app = web.Application(client_max_size=50 * 2**20)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024).start()
+        await web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024, ssl_context=tls).start()
         port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}/bot"
-        self.base_file_url = f"http://127.0.0.1:{port}/file/bot"
+        scheme = "https" if tls is not None else "http"
+        self.base_url = f"{scheme}://127.0.0.1:{port}/bot"
+        self.base_file_url = f"{scheme}://127.0.0.1:{port}/file/bot"
         self._closing = False
 
     async def stop(self) -> None:
@@ -402,6 +409,27 @@ class FakeBotApi:
             default = _DESCRIPTIONS.get(status) or HTTPStatus(status).phrase
         error = ApiError(status, description or default, retry_after)
         self._faults[self._key(method)].extend([error] * times)
+
+    def go_down(self, status: int = 502, *, sparing: tuple[str, ...] = ()) -> None:
+        """Answer every call with ``status`` (an outage) until :meth:`come_back`, except calls
+        of the methods in ``sparing``."""
+        self._down = (status, frozenset(self._key(m) for m in sparing))
+        self._wake_pollers()  # a long poll under way fails too
+
+    def come_back(self) -> None:
+        """End the outage :meth:`go_down` began."""
+        self._down = None
+
+    def hold(self, method: str) -> None:
+        """Keep every later call of ``method`` waiting (read, not answered) until
+        :meth:`release`; :attr:`held` counts the calls waiting."""
+        self._holds.setdefault(self._key(method), asyncio.Event())
+
+    def release(self, method: str) -> None:
+        """Let the calls :meth:`hold` keeps waiting go on, and stop holding."""
+        event = self._holds.pop(self._key(method), None)
+        if event is not None:
+            event.set()
 
     def stall_next(self, method: str, seconds: float, *, times: int = 1) -> None:
         """Delay the answer to the next ``times`` calls of ``method`` (they still run after)."""
@@ -475,6 +503,11 @@ class FakeBotApi:
             message["reply_to_message"] = self._last_bot_message(chat_id)
         self.push_raw({"message": message})
         return int(message["message_id"])
+
+    def text_update(self, chat_id: int, text: str) -> JSONDict:
+        """An update with a private text message, as :meth:`push_text` queues (for posting to
+        a webhook with :meth:`post_webhook_update`)."""
+        return {"message": self._user_message(chat_id, None, "private", text=text)}
 
     def push_command(self, chat_id: int, command: str, args: str = "", **kw: Any) -> int:
         """Queue ``/command args`` with its bot_command entity; return its message_id."""
@@ -647,11 +680,19 @@ class FakeBotApi:
             params = await self._params(request)
         except ApiError as exc:
             error = exc
+        hold = self._holds.get(key)
+        if hold is not None:
+            self.held += 1
+            await hold.wait()
+            self.held -= 1
         stalls, faults = self._stalls.get(key), self._faults.get(key)
         if stalls:
             await asyncio.sleep(stalls.popleft())
         if self.latency > 0:
             await asyncio.sleep(self.latency)
+        if error is None and self._down is not None and key not in self._down[1]:
+            status = self._down[0]
+            error = ApiError(status, _DESCRIPTIONS.get(status) or HTTPStatus(status).phrase)
         if error is None and faults:
             error = faults.popleft()
         if error is None:
@@ -811,6 +852,8 @@ class FakeBotApi:
                 )
             )
             remaining = deadline - time.monotonic()
+            if self._down is not None and "getupdates" not in self._down[1]:
+                raise ApiError(self._down[0], _DESCRIPTIONS.get(self._down[0], "Down"))
             if batch or remaining <= 0 or self._closing:
                 return batch
             try:

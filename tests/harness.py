@@ -3,22 +3,55 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 from bot.engine import Engine
-from bot.settings import Settings
-from bot.store import Store
-from bot.telegram_app import FitbotApp, build_application, serve
+from bot.knowledge import default_knowledge_dir
+from bot.settings import Secret, Settings
+from bot.state.store import Store
+from bot.telegram.app import build_application, serve
+from bot.telegram.handlers import FitbotApp
+from tests.clock import HastyClock
 from tests.fake_bot_api import FakeBotApi
 
 START_STOP_TIMEOUT = 10.0
 
 
+def settings_for(api: FakeBotApi, state: Path, **changes: Any) -> Settings:
+    """Settings that run the bot against ``api`` on the state file ``state``, with the shipped
+    knowledge base and no rate limiter, changed by ``changes``."""
+    values: dict[str, Any] = {
+        "token": Secret(api.token),
+        "base_url": api.base_url,
+        "state": state,
+        "rate_limit": False,
+        "knowledge": default_knowledge_dir({}),
+        **changes,
+    }
+    return Settings(**values)
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 nothing listens on (at the time of asking)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 @asynccontextmanager
-async def running(api: FakeBotApi, engine: Engine, settings: Settings) -> AsyncIterator[FitbotApp]:
-    """The application serving ``api`` in the background until the block ends."""
-    application = build_application(settings, engine, Store(settings.state))
+async def running(
+    api: FakeBotApi, engine: Engine, settings: Settings, **seams: Any
+) -> AsyncIterator[FitbotApp]:
+    """The application serving ``api`` in the background until the block ends; ``seams`` go
+    to :func:`build_application` (``clock``, ``retry``, ``receive_stale_after``). Unless a
+    clock is given, the bot's waits (backoffs, ``retry_after``) are skipped."""
+    seams.setdefault("clock", HastyClock())
+    application = build_application(settings, engine, Store(settings.state), **seams)
     stop = asyncio.Event()
     task = asyncio.create_task(serve(application, settings, stop))
     try:

@@ -37,16 +37,12 @@ from bot.operations import (
     operations_of,
 )
 from bot.settings import Secret, Settings
-from bot.store import Store
-from bot.telegram_app import (
-    COMMANDS,
-    RedactingFilter,
-    build_application,
-    run,
-    serve,
-)
+from bot.state.store import Store
+from bot.telegram.app import RedactingFilter, build_application, run, serve
+from bot.telegram.handlers import COMMANDS
+from tests import harness
 from tests.fake_bot_api import FakeBotApi, parse_html
-from tests.harness import running
+from tests.harness import free_port, running
 from tests.test_dockerfile import DOCKERFILE, final_stage_env, parse_dockerfile
 
 TIMEOUT = 10.0
@@ -75,24 +71,10 @@ def knowledge_copy(tmp_path: Path) -> Path:
     return copy
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def settings_for(api: FakeBotApi, tmp_path: Path, **changes: Any) -> Settings:
-    values: dict[str, Any] = {
-        "token": Secret(api.token),
-        "base_url": api.base_url,
-        "state": tmp_path / "state.sqlite3",
-        "rate_limit": False,
-        "knowledge": default_knowledge_dir({}),
-        "admins": frozenset({ADMIN}),
-        **changes,
-    }
-    return Settings(**values)
+    return harness.settings_for(
+        api, tmp_path / "state.sqlite3", **{"admins": frozenset({ADMIN}), **changes}
+    )
 
 
 async def get(port: int, path: str) -> tuple[int, str]:
@@ -219,11 +201,11 @@ async def test_metrics_count_questions_by_outcome_and_intent_latency_and_api_err
         await settle(fake_api, 1, 4)
         fake_api.block_chat(2)
         fake_api.push_text(2, HOW)
-        # Both the typing indicator and the answer are refused.
-        await fake_api.wait_for(lambda: sum(c.status == 403 for c in fake_api.calls) == 2, TIMEOUT)
-        fake_api.fail_next("sendMessage", 500, times=3)  # as many as the transport's attempts
+        await fake_api.wait_for(lambda: sum(c.status == 403 for c in fake_api.calls) == 1, TIMEOUT)
+        fake_api.fail_next("sendMessage", 500, times=3)  # retried by the outbox, then delivered
+        fake_api.fail_next("sendMessage", 429, retry_after=1)  # waited out, not an error
         fake_api.push_text(3, HOW)
-        await fake_api.wait_for(lambda: sum(c.status == 500 for c in fake_api.calls) == 3, TIMEOUT)
+        await settle(fake_api, 3, 1)
         await asyncio.sleep(0.05)
         samples = await scrape(port)
 
@@ -243,8 +225,17 @@ async def test_metrics_count_questions_by_outcome_and_intent_latency_and_api_err
     assert sample(samples, "fitbot_updates_total", type="message") == 6
     errors = "fitbot_telegram_api_errors_total"
     assert sample(samples, errors, method="sendMessage", code="403") == 1
-    assert sample(samples, errors, method="sendChatAction", code="403") == 1
-    assert sample(samples, errors, method="sendMessage", code="500") == 1  # after 3 attempts
+    assert sample(samples, errors, method="sendChatAction", code="403") == 0  # no typing: fast
+    assert sample(samples, errors, method="sendMessage", code="500") == 3  # one per attempt
+    assert sample(samples, errors, method="sendMessage", code="429") == 0
+    assert sample(samples, "fitbot_telegram_flood_waits_total", method="sendMessage") == 1
+    assert sample(samples, "fitbot_replies_total", outcome="sent") == 5
+    assert sample(samples, "fitbot_replies_total", outcome="blocked") == 1
+    assert sample(samples, "fitbot_reply_retries_total", reason="network") == 3
+    assert sample(samples, "fitbot_reply_retries_total", reason="flood") == 1
+    assert sample(samples, "fitbot_outbox_pending") == 0
+    assert sample(samples, "fitbot_receiving") == 1
+    assert sample(samples, "fitbot_state_errors_total") == 0
     assert sample(samples, "fitbot_unanswered_recorded_total") == 1
     assert sample(samples, "fitbot_knowledge_records") == len(engine.kb.records)
     assert sample(samples, "process_resident_memory_bytes") > 0

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot import store as store_module
 from bot.cli import main
 from bot.report import group_questions, parse_since, topic_key
-from bot.store import MIGRATIONS, Store, UnansweredQuestion, read_unanswered
+from bot.state import store as store_module
+from bot.state.store import MIGRATIONS, Store, UnansweredQuestion, read_unanswered
 
 DAY = 86_400.0
 NOW = time.time()

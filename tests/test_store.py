@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bot.context import Context
 from bot.errors import ConfigError
-from bot.store import MIGRATIONS, Store
+from bot.state.store import MIGRATIONS, Store
 
 TALKED = Context(exercises=("reverse-squat",), intent="steps", constraints=("weak-core",))
 

@@ -1,7 +1,7 @@
 """The real application, built by build_application, against the fake Bot API over HTTP.
 
-Every test runs the bot as production does (serve(): polling or webhook, the pooled HTTP
-transport, the chat-ordered processor) on 127.0.0.1, and every wait is bounded.
+Every test runs the bot as production does (serve(): polling or webhook, the Bot API client
+on aiohttp, the chat-ordered processor, the outbox) on 127.0.0.1, and every wait is bounded.
 """
 
 from __future__ import annotations
@@ -10,12 +10,10 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +24,20 @@ from bot.context import Context
 from bot.engine import Engine
 from bot.knowledge import default_knowledge_dir, load_knowledge
 from bot.settings import Secret, Settings
-from bot.store import Store
-from bot.telegram_app import (
+from bot.state.store import Store
+from bot.telegram.app import RedactingFilter, run
+from bot.telegram.handlers import (
     COMMANDS,
     SLOW_DOWN,
     STALE_BUTTON,
     TEXT_ONLY,
-    ChatOrderedProcessor,
     FitbotApp,
     FloodGate,
-    RedactingFilter,
     Verdict,
-    ordering_key,
-    run,
 )
+from bot.telegram.ordering import ChatOrderedProcessor, ordering_key
 from tests.fake_bot_api import BOT_USERNAME, FakeBotApi, parse_html
-from tests.harness import running
+from tests.harness import free_port, running, settings_for
 
 TIMEOUT = 10.0
 JSONDict = dict[str, Any]
@@ -59,17 +55,6 @@ def ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def engine() -> Engine:
     return Engine(load_knowledge(default_knowledge_dir()))
-
-
-def settings_for(api: FakeBotApi, state: Path, **changes: Any) -> Settings:
-    base = Settings(
-        token=Secret(api.token),
-        base_url=api.base_url,
-        state=state,
-        rate_limit=False,
-        knowledge=default_knowledge_dir(),
-    )
-    return replace(base, **changes)
 
 
 @asynccontextmanager
@@ -150,14 +135,17 @@ async def test_help_lists_the_commands(live: FakeBotApi) -> None:
     assert "/checklist" in plain(reply)
 
 
-async def test_typing_is_shown_before_the_answer(live: FakeBotApi) -> None:
+async def test_typing_is_shown_only_while_an_answer_is_slow(live: FakeBotApi) -> None:
     live.push_text(1, HOW)
     await settle(live, 1, 1)
+    live.stall_next("sendMessage", 0.8)  # longer than TYPING_AFTER_SECONDS
+    live.push_text(1, MISTAKES)
+    await settle(live, 1, 2)
 
     order = [
         (c.method, c.params.get("action")) for c in live.calls if c.params.get("chat_id") == 1
     ]
-    assert order == [("sendChatAction", "typing"), ("sendMessage", None)]
+    assert order == [("sendMessage", None), ("sendChatAction", "typing"), ("sendMessage", None)]
 
 
 async def test_follow_up_question_uses_the_conversation(live: FakeBotApi) -> None:
@@ -272,7 +260,9 @@ async def test_group_plain_text_is_ignored(live: FakeBotApi) -> None:
     (reply,) = await settle(live, GROUP, 1)  # in order: the plain text came first
 
     assert title(reply) == "Hi, I'm fitbot"
-    assert calls(live, "sendChatAction") == [{"chat_id": GROUP, "action": "typing"}]
+    assert [c.params["text"][:20] for c in live.calls if c.method == "sendMessage"] == [
+        reply["text"][:20]
+    ]
 
 
 @pytest.mark.parametrize(
@@ -363,7 +353,7 @@ async def test_channel_posts_are_not_even_requested(live: FakeBotApi) -> None:
 # -- robustness ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("rate_limit", [True, False], ids=["rate-limiter", "transport"])
+@pytest.mark.parametrize("rate_limit", [True, False], ids=["rate-limiter", "outbox"])
 async def test_flood_limit_is_waited_out_and_the_reply_delivered(
     fake_api: FakeBotApi, engine: Engine, tmp_path: Path, rate_limit: bool
 ) -> None:
@@ -390,7 +380,7 @@ async def test_server_error_is_retried_and_delivered_once(live: FakeBotApi) -> N
 async def test_polling_survives_a_failing_bot_api(
     live: FakeBotApi, caplog: pytest.LogCaptureFixture
 ) -> None:
-    live.fail_next("getUpdates", 502, times=4)  # more than the transport's own retries
+    live.fail_next("getUpdates", 502, times=4)
     live.push_text(1, HOW)  # answered by the poll already waiting; the next ones fail
     await live.wait_for(
         lambda: sum(c.status == 502 for c in live.calls if c.method == "getUpdates") == 4,
@@ -401,7 +391,9 @@ async def test_polling_survives_a_failing_bot_api(
     *_, reply = await settle(live, 1, 2)
 
     assert title(reply) == "Reverse squat: mistakes"
-    assert any("polling failed" in r.getMessage() for r in caplog.records)
+    failed = [r for r in caplog.records if "getUpdates failed" in r.getMessage()]
+    assert len(failed) == 4
+    assert not any(r.exc_info for r in caplog.records)
 
 
 async def test_blocked_chat_is_logged_once_and_others_still_served(
@@ -418,9 +410,10 @@ async def test_blocked_chat_is_logged_once_and_others_still_served(
         TIMEOUT,
     )
 
-    blocked = [r for r in caplog.records if "chat 2" in r.getMessage()]
+    blocked = [r for r in caplog.records if "(blocked:" in r.getMessage()]
     assert len(blocked) == 1
     assert blocked[0].levelno == logging.WARNING
+    assert not [r for r in caplog.records if "chat 2" in r.getMessage() or r.exc_info]
     assert live.sent(2) == []
 
 
@@ -507,13 +500,6 @@ async def test_context_and_buttons_survive_a_restart(
 
 
 # -- webhook ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def test_webhook_mode_checks_the_secret_on_every_request(
@@ -660,7 +646,7 @@ async def test_sigterm_sends_the_answer_in_flight_and_saves_state(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
-        "from bot.settings import Settings; from bot.telegram_app import run; "
+        "from bot.settings import Settings; from bot.telegram.app import run; "
         "raise SystemExit(run(Settings.from_env()))",
         env=env,
         stderr=asyncio.subprocess.PIPE,
@@ -669,10 +655,10 @@ async def test_sigterm_sends_the_answer_in_flight_and_saves_state(
         await fake_api.wait_for(lambda: bool(fake_api.commands), 20)
         fake_api.push_text(1, HOW)
         await fake_api.wait_sent(1, 1, TIMEOUT)
-        fake_api.stall_next("sendMessage", 0.5)
+        fake_api.stall_next("sendMessage", 1.0)
         fake_api.push_text(1, MISTAKES)
-        await fake_api.wait_for(lambda: len(calls(fake_api, "sendChatAction")) == 2, TIMEOUT)
-        await asyncio.sleep(0.1)  # the reply is now waiting on the stalled server
+        # Typing shows after half a second: the reply is waiting on the stalled server.
+        await fake_api.wait_for(lambda: len(calls(fake_api, "sendChatAction")) == 1, TIMEOUT)
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT)
     finally:

@@ -1,0 +1,481 @@
+"""The embedded state store, one SQLite file: per-chat context, unanswered questions, and the
+inbox and outbox that let a reply survive a Telegram outage or a crash.
+
+SQLite runs in WAL mode with ``synchronous=NORMAL``: a commit is an append to the write-ahead
+log without an fsync, cheap enough for every update, and survives the process being killed
+(only a power cut can lose the last commits). Context reads are served from a bounded cache.
+
+What is kept, and for how long:
+
+* ``chat_context``: each chat's :class:`~bot.context.Context`, until replaced.
+* ``unanswered``: questions declined or answered with low confidence, for
+  ``fitbot report unanswered``; the newest :data:`MAX_UNANSWERED`.
+* ``inbox``: every update received, written before Telegram is told it arrived (before the next
+  getUpdates offset moves past it, or the webhook's 200). ``body`` holds the update's JSON until
+  it has been handled (then NULL); the ids of handled updates stay for de-duplication, for
+  :data:`DEDUPE_SECONDS` and at most :data:`MAX_HANDLED` of them.
+* ``outbox``: replies not yet delivered, in the order they were composed; a row is deleted once
+  Telegram has accepted it (or it is dropped: blocked chat, rejected, too old).
+
+The reply to an update, the chat's new context and "this update is handled" are written in one
+transaction (:meth:`Store.commit_reply`), so after a crash either all of it happened or the
+update is handled again from the start.
+
+A failing write (disk full, a corrupt file) must not cost the person their answer: every
+method catches :class:`sqlite3.Error`, logs the first failure of a run (and every
+:data:`LOG_ERRORS_EVERY` th after it), counts it in :attr:`Store.errors`, and degrades: no
+context kept, the reply sent without a durable copy.
+
+The schema is a list of migrations applied in order and recorded in ``PRAGMA user_version``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sqlite3
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from bot.context import Context
+from bot.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+CACHE_SIZE = 10_000
+BUSY_TIMEOUT_SECONDS = 5.0
+# A flood of odd questions must not fill the disk: the oldest rows beyond this are pruned,
+# checked every PRUNE_EVERY rows so that pruning costs nothing per question.
+MAX_UNANSWERED = 100_000
+PRUNE_EVERY = 1_000
+MAX_RECORDED_CHARS = 1_000
+# Handled updates are remembered this long (Telegram keeps an update for 24 hours, so a
+# redelivery can come no later), and at most this many.
+DEDUPE_SECONDS = 24 * 60 * 60
+MAX_HANDLED = 100_000
+LOG_ERRORS_EVERY = 1_000
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE chat_context (
+        chat_id    INTEGER PRIMARY KEY,
+        context    TEXT    NOT NULL,
+        updated_at REAL    NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE unanswered (
+        id         INTEGER PRIMARY KEY,
+        asked_at   REAL    NOT NULL,
+        text       TEXT    NOT NULL,
+        answered   INTEGER NOT NULL,
+        confidence REAL    NOT NULL,
+        exercise   TEXT,
+        intent     TEXT
+    )
+    """,
+    """
+    CREATE TABLE inbox (
+        update_id   INTEGER PRIMARY KEY,
+        received_at REAL    NOT NULL,
+        body        TEXT
+    )
+    """,
+    """
+    CREATE TABLE outbox (
+        id         INTEGER PRIMARY KEY,
+        chat_id    INTEGER NOT NULL,
+        created_at REAL    NOT NULL,
+        text       TEXT    NOT NULL,
+        parse_mode TEXT,
+        reply_to   INTEGER,
+        thread     INTEGER,
+        markup     TEXT
+    )
+    """,
+)
+_UNANSWERED_COLUMNS = "text, asked_at, answered, confidence, exercise, intent"
+_OUTGOING_COLUMNS = "chat_id, created_at, text, parse_mode, reply_to, thread, markup"
+_UPSERT_CONTEXT = (
+    "INSERT INTO chat_context (chat_id, context, updated_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (chat_id) DO UPDATE SET context = excluded.context, "
+    "updated_at = excluded.updated_at"
+)
+T = TypeVar("T")
+
+
+# Contexts are frozen and few distinct ones recur (the same exercise and ask in many chats):
+# serialising each once saves the dataclass walk on most writes.
+_context_json = functools.lru_cache(maxsize=CACHE_SIZE)(Context.to_json)
+
+
+@dataclass(frozen=True)
+class UnansweredQuestion:
+    """A question the bot declined (or answered with low confidence), with its best guess."""
+
+    text: str
+    asked_at: float  # Unix time
+    answered: bool
+    confidence: float
+    exercise: str | None = None
+    intent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to send: what ``sendMessage`` needs, with the keyboard as JSON."""
+
+    chat_id: int
+    text: str
+    parse_mode: str | None = None
+    reply_to: int | None = None  # the message quoted
+    thread: int | None = None  # forum topic
+    markup: str | None = None  # reply_markup as JSON
+
+
+@dataclass(frozen=True, slots=True)
+class PendingReply:
+    """A message in the outbox: its row (None if the state store could not keep it), when it
+    was composed (Unix time), and the message."""
+
+    row: int | None
+    created_at: float
+    message: Outgoing
+
+
+class Store:
+    """The state file, with an LRU cache of contexts in front.
+
+    Not thread-safe: use it from the event loop thread only (each call is one short
+    statement or transaction).
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        cache_size: int = CACHE_SIZE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path)
+        self.errors = 0
+        self._cache: OrderedDict[int, Context] = OrderedDict()
+        self._cache_size = cache_size
+        self._clock = clock
+        self._closed = False
+        self._received = 0
+        try:
+            self._db = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise ConfigError(f"cannot open the state file {self.path}: {exc}") from exc
+
+    # -- contexts ---------------------------------------------------------------------------
+
+    def load(self, chat_id: int) -> Context:
+        """The chat's context; a fresh one for a chat never seen (or if the file fails)."""
+        cached = self._cache.get(chat_id)
+        if cached is not None:
+            self._cache.move_to_end(chat_id)
+            return cached
+        row = self._guard(
+            "read a context",
+            lambda: self._db.execute(
+                "SELECT context FROM chat_context WHERE chat_id = ?", (chat_id,)
+            ).fetchone(),
+            None,
+        )
+        context = Context.from_json(row[0]) if row else Context()
+        self._remember(chat_id, context)
+        return context
+
+    def save(self, chat_id: int, context: Context) -> None:
+        """Store the chat's context, committing at once unless it is unchanged."""
+        self.commit_reply(None, chat_id, context, ())
+
+    # -- inbox ------------------------------------------------------------------------------
+
+    def receive(self, updates: Sequence[tuple[int, str]]) -> set[int]:
+        """Keep ``(update_id, JSON)`` pairs in one transaction; return the ids not seen before.
+
+        If the file fails, every id is returned: the updates are handled without a copy.
+        """
+        if not updates:
+            return set()
+        now = self._clock()
+
+        def write() -> set[int]:
+            fresh: set[int] = set()
+
+            def statements() -> None:
+                for update_id, body in updates:
+                    cursor = self._db.execute(
+                        "INSERT OR IGNORE INTO inbox (update_id, received_at, body) "
+                        "VALUES (?, ?, ?)",
+                        (update_id, now, body),
+                    )
+                    if cursor.rowcount:
+                        fresh.add(update_id)
+
+            if len(updates) == 1:
+                statements()  # one statement commits on its own
+            else:
+                self._transaction(statements)
+            self._received += len(fresh)
+            if self._received >= PRUNE_EVERY:
+                self._received = 0
+                self._prune_inbox(max(fresh, default=0), now)
+            return fresh
+
+        return self._guard("keep updates", write, {update_id for update_id, _ in updates})
+
+    def handled(self, update_id: int) -> None:
+        """Mark an update handled (its reply, if any, already committed)."""
+        self._guard(
+            "mark an update handled",
+            lambda: self._db.execute(
+                "UPDATE inbox SET body = NULL WHERE update_id = ?", (update_id,)
+            ),
+            None,
+        )
+
+    def unhandled(self) -> list[tuple[int, str]]:
+        """Updates received but not handled (a crash or a stop came first), oldest first."""
+        rows: list[tuple[int, str]] = self._guard(
+            "read the inbox",
+            lambda: self._db.execute(
+                "SELECT update_id, body FROM inbox WHERE body IS NOT NULL ORDER BY update_id"
+            ).fetchall(),
+            [],
+        )
+        return rows
+
+    def last_update_id(self) -> int | None:
+        """The newest update id received, if any is remembered."""
+        value = self._guard(
+            "read the inbox",
+            lambda: self._db.execute("SELECT max(update_id) FROM inbox").fetchone()[0],
+            None,
+        )
+        return int(value) if value is not None else None
+
+    # -- outbox -----------------------------------------------------------------------------
+
+    def commit_reply(
+        self,
+        update_id: int | None,
+        chat_id: int,
+        context: Context | None,
+        messages: Sequence[Outgoing],
+    ) -> list[PendingReply]:
+        """In one transaction: queue ``messages``, save the chat's ``context`` (if given and
+        changed) and mark ``update_id`` handled (if given). Return the queued replies.
+
+        If the file fails the context is only cached and the replies come back without rows:
+        they are still sent, just not kept across a crash.
+        """
+        now = self._clock()
+        changed = context is not None and self._cache.get(chat_id) != context
+        if context is not None:
+            self._remember(chat_id, context)
+
+        def write() -> list[PendingReply]:
+            rows: list[PendingReply] = []
+
+            def statements() -> None:
+                if changed and context is not None:
+                    self._db.execute(_UPSERT_CONTEXT, (chat_id, _context_json(context), now))
+                for message in messages:
+                    cursor = self._db.execute(
+                        f"INSERT INTO outbox ({_OUTGOING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            message.chat_id,
+                            now,
+                            message.text,
+                            message.parse_mode,
+                            message.reply_to,
+                            message.thread,
+                            message.markup,
+                        ),
+                    )
+                    rows.append(PendingReply(cursor.lastrowid, now, message))
+                if update_id is not None:
+                    self._db.execute(
+                        "UPDATE inbox SET body = NULL WHERE update_id = ?", (update_id,)
+                    )
+
+            if not changed and not messages and update_id is None:
+                return rows
+            if len(messages) + changed + (update_id is not None) == 1:
+                statements()  # one statement commits on its own
+            else:
+                self._transaction(statements)
+            return rows
+
+        fallback = [PendingReply(None, now, message) for message in messages]
+        return self._guard("keep a reply", write, fallback)
+
+    def delivered(self, row: int | None) -> None:
+        """Forget an outbox row: Telegram has it (or it was given up)."""
+        if row is not None:
+            self._guard(
+                "forget a delivered reply",
+                lambda: self._db.execute("DELETE FROM outbox WHERE id = ?", (row,)),
+                None,
+            )
+
+    def undelivered(self) -> list[PendingReply]:
+        """Every reply still in the outbox, in the order composed."""
+        rows: list[tuple[int, int, float, str, str | None, int | None, int | None, str | None]]
+        rows = self._guard(
+            "read the outbox",
+            lambda: self._db.execute(
+                f"SELECT id, {_OUTGOING_COLUMNS} FROM outbox ORDER BY id"
+            ).fetchall(),
+            [],
+        )
+        return [
+            PendingReply(row, created, Outgoing(chat, text, parse_mode, reply_to, thread, markup))
+            for row, chat, created, text, parse_mode, reply_to, thread, markup in rows
+        ]
+
+    # -- unanswered questions ---------------------------------------------------------------
+
+    def record_unanswered(self, question: UnansweredQuestion) -> bool:
+        """Keep ``question`` for the coach (committed at once), pruning the oldest now and then.
+        False if the file failed."""
+
+        def write() -> bool:
+            cursor = self._db.execute(
+                f"INSERT INTO unanswered ({_UNANSWERED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    question.text[:MAX_RECORDED_CHARS],
+                    question.asked_at,
+                    question.answered,
+                    question.confidence,
+                    question.exercise,
+                    question.intent,
+                ),
+            )
+            row_id = cursor.lastrowid or 0
+            if row_id % PRUNE_EVERY == 0:
+                self._db.execute(
+                    "DELETE FROM unanswered WHERE id <= ?", (row_id - MAX_UNANSWERED,)
+                )
+            return True
+
+        return self._guard("record an unanswered question", write, False)
+
+    def count_unanswered(self) -> int:
+        """How many unanswered questions are kept."""
+        row = self._guard(
+            "count unanswered questions",
+            lambda: self._db.execute("SELECT count(*) FROM unanswered").fetchone(),
+            (0,),
+        )
+        return int(row[0])
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Checkpoint the log into the main file and close; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._guard(
+            "checkpoint", lambda: self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)"), None
+        )
+        self._db.close()
+        self._cache.clear()
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _guard(self, doing: str, action: Callable[[], T], fallback: T) -> T:
+        """``action()``, or ``fallback`` if the file fails (logged now and then, counted)."""
+        try:
+            return action()
+        except sqlite3.Error as exc:
+            self.errors += 1
+            if self.errors % LOG_ERRORS_EVERY == 1:
+                logger.error(
+                    "state file %s: could not %s (%s: %s); carrying on without it "
+                    "(%d failure(s) so far)",
+                    self.path,
+                    doing,
+                    type(exc).__name__,
+                    exc,
+                    self.errors,
+                )
+            return fallback
+
+    def _transaction(self, statements: Callable[[], object]) -> None:
+        self._db.execute("BEGIN")
+        try:
+            statements()
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _prune_inbox(self, newest: int, now: float) -> None:
+        """Forget handled updates older than a day or far behind the newest.
+
+        Update ids grow by one per update, so ``newest - MAX_HANDLED`` bounds the count.
+        """
+        self._db.execute(
+            "DELETE FROM inbox WHERE body IS NULL AND (update_id <= ? OR received_at < ?)",
+            (newest - MAX_HANDLED, now - DEDUPE_SECONDS),
+        )
+
+    def _remember(self, chat_id: int, context: Context) -> None:
+        self._cache[chat_id] = context
+        self._cache.move_to_end(chat_id)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def _migrate(self) -> None:
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        for number, statement in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {number}")
+
+
+def read_unanswered(path: Path | str, since: float | None = None) -> list[UnansweredQuestion]:
+    """The unanswered questions kept in the state file ``path``, oldest first, read-only.
+
+    ``since`` (Unix time) leaves out older ones. A state file written before the table existed
+    has none. Raises :class:`ConfigError` if the file is missing or unreadable.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no state file at {path} (set FITBOT_STATE or pass --state)")
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            if not db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'unanswered'"
+            ).fetchone():
+                return []
+            rows = db.execute(
+                f"SELECT {_UNANSWERED_COLUMNS} FROM unanswered WHERE asked_at >= ? "
+                "ORDER BY asked_at, id",
+                (since if since is not None else float("-inf"),),
+            ).fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise ConfigError(f"cannot read the state file {path}: {exc}") from exc
+    return [
+        UnansweredQuestion(text, asked_at, bool(answered), confidence, exercise, intent)
+        for text, asked_at, answered, confidence, exercise, intent in rows
+    ]

@@ -1,0 +1,1 @@
+"""The Telegram front end: the application, its handlers, receiving updates, sending replies."""
