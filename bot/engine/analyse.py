@@ -17,6 +17,7 @@ import gzip
 import importlib.resources
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -123,6 +124,10 @@ class Analysis:
     words: tuple[Word, ...]
     terms: tuple[str, ...]
     origin: tuple[int, ...]
+    # The sentence each word is in, and the sentence that asks: the first one ending in a
+    # question mark, else the last ("I back squat 100 kg. What weight for negatives?").
+    sentence: tuple[int, ...] = ()
+    asking: int = 0
 
     @cached_property
     def corrected(self) -> dict[str, str]:
@@ -147,9 +152,31 @@ class Analysis:
             return " ".join(self.terms[start:end])
         return " ".join(w.read for w in self.words[self.origin[start] : self.origin[end - 1] + 1])
 
+    def in_asking(self, term: int) -> bool:
+        """Whether ``terms[term]`` is in the sentence that asks."""
+        return not self.sentence or self.sentence[self.origin[term]] == self.asking
+
     def word_at(self, term: int) -> Word:
         """The word ``terms[term]`` came from."""
         return self.words[self.origin[term]]
+
+
+def _sentences(text: str, starts: list[int]) -> tuple[tuple[int, ...], int]:
+    """Each word's sentence (by its start offset) and the sentence that asks."""
+    ends = [(m.start(), m.group()) for m in _SENTENCE_END.finditer(text)]
+    sentence: list[int] = []
+    n = 0
+    for start in starts:
+        while n < len(ends) and ends[n][0] < start:
+            n += 1
+        sentence.append(n)
+    questions = [i for i, (_, mark) in enumerate(ends) if "?" in mark]
+    last = sentence[-1] if sentence else 0
+    return tuple(sentence), min(questions[0], last) if questions else last
+
+
+# Where a sentence ends: ".", "!", "?", ";" or ":" before a space or the end ("3.5 kg" goes on).
+_SENTENCE_END = re.compile(r"[.!?;:]+(?=\s|$)")
 
 
 @dataclass(frozen=True)
@@ -240,10 +267,12 @@ class Analyzer:
     def analyse(self, text: str) -> Analysis:
         """Analyse a question: spelling is read, then stems and synonyms."""
         norm = normalise(text)
-        read = tuple(self.read(w) for w in WORD.findall(norm))
+        found = list(WORD.finditer(norm))
+        read = tuple(self.read(m.group()) for m in found)
         kept = self._without_fillers([w.read for w in read])
         terms, at = self._apply_synonyms([stem(read[i].read) for i in kept])
-        return Analysis(norm, read, terms, tuple(kept[i] for i in at))
+        sentence, asking = _sentences(norm, [m.start() for m in found])
+        return Analysis(norm, read, terms, tuple(kept[i] for i in at), sentence, asking)
 
     def _without_fillers(self, read: list[str]) -> list[int]:
         """Indexes of the words that are not hedges ("kinda", "basically")."""

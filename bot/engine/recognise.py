@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bot.engine.analyse import Analysis, Analyzer, PhraseIndex, Spelling, Word
-from bot.engine.names import NameIndex
+from bot.engine.names import DETERMINERS, NameIndex
 from bot.engine.tuning import Tuning
 from bot.knowledge import KnowledgeBase
 from bot.schema import DistinctFrom
@@ -64,6 +64,7 @@ class How(enum.Enum):
     ALIAS = "alias"  # one of its names, in full ("reverse squat")
     GENERIC = "generic"  # a one-word name several records share ("squat")
     PARTIAL = "partial"  # a distinctive part of a name ("leg hold")
+    QUALIFIED = "qualified"  # a shared name with a word only one of its names has ("slow squat")
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +333,11 @@ class Recogniser:
         as_it, as_it_origin = self.names.as_it(
             terms, [m for m in mentions if m.how is not How.PARTIAL]
         )
-        asks_found = [f for f in self.signals.find(as_it) if f[2][0] in ("cue", "hint")]
+        asks_found = [
+            f
+            for f in self.signals.find(as_it)
+            if f[2][0] in ("cue", "hint") and not self._names_variation(as_it, f)
+        ]
         # The words of the clear cue phrases found here ("how long", "checklist") say which
         # kind of answer is wanted; the same words elsewhere ("rest" without "day") do not.
         cue_at = {
@@ -345,7 +350,9 @@ class Recogniser:
             for m in mentions
             if m.how is not How.PARTIAL  # a part of a name is weak: its words stay the subject
             for i in range(m.start, m.end)
-            if terms[i] in self.names.name_terms[m.record] or terms[i] in self.names.generic
+            if terms[i] in self.names.name_terms[m.record]
+            or terms[i] in self.names.generic
+            or (m.how is How.QUALIFIED and terms[i] not in self.names.equipment)
         }
         # Words of signal phrases ("no I meant", "the other one", "thanks") say how the
         # message relates to the conversation, not what it asks about; a stated situation's
@@ -406,6 +413,20 @@ class Recogniser:
             described=tuple(
                 self.names.descriptions.describe(terms[i] for i in at if i not in cue_at)
             ),
+        )
+
+    def _names_variation(
+        self, terms: tuple[str, ...], found: tuple[int, int, tuple[str, str]]
+    ) -> bool:
+        """Whether a variation word says which variation, not that variations are asked for:
+        "the barbell version", "that band variant" (but "harder versions?" asks)."""
+        start, end, (_, ask) = found
+        return (
+            ask == Ask.VARIATIONS.value
+            and end - start == 1
+            and start >= 2
+            and terms[start - 1] not in self.stop
+            and terms[start - 2] in DETERMINERS
         )
 
     def _safety(self, analysis: Analysis) -> tuple[str, ...]:

@@ -31,7 +31,14 @@ class Subjects:
         """How surely each record is meant, strongest first; empty when none is."""
         t = self.tuning
         strengths: dict[str, float] = {}
-        for m in rec.mentions:
+        # A record named in the sentence that asks is what it asks about; those named around it
+        # only set the scene ("two things: the slow squat and the leg hold. what's the slow
+        # squat for"), unless the message compares them.
+        mentions = list(rec.mentions)
+        asking = [m for m in mentions if rec.analysis.in_asking(m.start)]
+        if asking and Ask.COMPARISON not in rec.asks:
+            mentions = asking
+        for m in mentions:
             # Of several records named, the first is what the message is about ("weight for
             # negative squats? I back squat 100 kg"): each later one counts a little less.
             strength = m.strength * t.later_name ** len(strengths)
@@ -167,6 +174,9 @@ class Subjects:
         if len(context.recent) < 2:
             return None
         words = [t for t in rec.topic if t not in rec.cue_terms]
+        if rec.form is Form.AMOUNT:
+            # "how many seconds do I hold that one": what is measured describes no exercise.
+            words = [t for t in words if not self.index.is_unit(t)]
         fits = self.names.descriptions.describe(words, among=context.recent)
         if not fits or fits[0][0] in context.exercises[:1] or fits[0][1] < t.described_fit / 2:
             return None

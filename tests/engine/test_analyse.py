@@ -85,3 +85,17 @@ def test_english_rarity_orders_common_and_rare_words() -> None:
     assert english.rarity("the") < english.rarity("squat") < english.rarity("psoas")
     assert english.rarity("zzz") == 1.0
     assert english.nearest("sqaut") == "squat"  # one swap away
+
+
+@pytest.mark.parametrize(
+    ("text", "asking"),
+    [
+        pytest.param("weight for negatives? i back squat 100kg", "weight", id="question-mark"),
+        pytest.param("i back squat 100 kg. what weight for negatives", "what", id="last"),
+        pytest.param("how do I do 2.5 kg holds", "how", id="one-sentence"),
+    ],
+)
+def test_the_sentence_that_asks(analyzer: Analyzer, text: str, asking: str) -> None:
+    analysis = analyzer.analyse(text)
+    first = next(i for i, t in enumerate(analysis.terms) if analysis.in_asking(i))
+    assert analysis.words_of(first, first + 1) == asking

@@ -112,6 +112,27 @@ def test_first_named_record_is_the_subject(trace: Run) -> None:
     assert decision.records[0] == "negative-squat"
 
 
+def test_a_record_named_around_the_question_only_sets_the_scene(trace: Run) -> None:
+    decision = trace(
+        "two things ive heard of: the slow squat one and the leg backwards hold. "
+        "whats the slow squat for"
+    ).decision
+    assert decision.records == ("negative-squat",)
+    # ... and stays in view: "which of the two" can pick it
+    after = trace("which of the two would help my balance", decision.recognition.analysis.text)
+    assert set(after.decision.context.recent) == {"negative-squat", "standing-hip-extension"}
+    assert after.decision.records[0] == "standing-hip-extension"
+
+
+def test_what_an_amount_measures_describes_no_exercise(trace: Run) -> None:
+    decision = trace(
+        "how many seconds do i hold that one",
+        "how do i progress the backwards leg hold",
+        "and the other backwards one where you grab your foot",
+    ).decision
+    assert decision.records == ("standing-quad-stretch",)
+
+
 def test_a_stated_situation_stays_in_the_context(trace: Run) -> None:
     decision = trace("what can I do instead of reverse squats?", "I train at home").decision
     assert "at-home" in decision.context.constraints

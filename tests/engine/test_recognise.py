@@ -22,6 +22,10 @@ def recognise(engine: Engine, text: str) -> Recognition:
         pytest.param("barbell deadlift form", "deadlift", How.ALIAS, id="general-name-of-ours"),
         pytest.param("the leg hold, how long", "standing-hip-extension", How.PARTIAL, id="part"),
         pytest.param("eccentric squats", "negative-squat", How.ALIAS, id="synonym"),
+        pytest.param("whats the slow squat for", "negative-squat", How.QUALIFIED, id="qualified"),
+        pytest.param(
+            "the leg backwards hold", "standing-hip-extension", How.PARTIAL, id="words-swapped"
+        ),
     ],
 )
 def test_records_named(engine: Engine, text: str, record: str, how: How) -> None:
@@ -80,6 +84,17 @@ def test_question_form(engine: Engine, text: str, form: Form) -> None:
 )
 def test_clear_asks(engine: Engine, text: str, ask: Ask) -> None:
     assert ask in recognise(engine, text).clear_asks
+
+
+def test_a_shared_name_with_a_word_that_changes_nothing_stays_shared(engine: Engine) -> None:
+    rec = recognise(engine, "heavy squat form")
+    assert [(m.record, m.how) for m in rec.mentions] == [("squat", How.GENERIC)]
+
+
+def test_the_x_version_says_which_version_and_does_not_ask_for_versions(engine: Engine) -> None:
+    picked = recognise(engine, "for the barbell version whats the mistake people make most")
+    assert Ask.VARIATIONS not in picked.asks and Ask.MISTAKES in picked.clear_asks
+    assert Ask.VARIATIONS in recognise(engine, "are there easier versions").clear_asks
 
 
 def test_cue_words_say_which_answer_and_the_rest_what_about(engine: Engine) -> None:
