@@ -128,6 +128,8 @@ class Analysis:
     # question mark, else the last ("I back squat 100 kg. What weight for negatives?").
     sentence: tuple[int, ...] = ()
     asking: int = 0
+    # The clause (between commas or sentence ends) each word is in.
+    clause: tuple[int, ...] = ()
 
     @cached_property
     def corrected(self) -> dict[str, str]:
@@ -152,10 +154,6 @@ class Analysis:
             return " ".join(self.terms[start:end])
         return " ".join(w.read for w in self.words[self.origin[start] : self.origin[end - 1] + 1])
 
-    def in_asking(self, term: int) -> bool:
-        """Whether ``terms[term]`` is in the sentence that asks."""
-        return not self.sentence or self.sentence[self.origin[term]] == self.asking
-
     def word_at(self, term: int) -> Word:
         """The word ``terms[term]`` came from."""
         return self.words[self.origin[term]]
@@ -163,20 +161,29 @@ class Analysis:
 
 def _sentences(text: str, starts: list[int]) -> tuple[tuple[int, ...], int]:
     """Each word's sentence (by its start offset) and the sentence that asks."""
-    ends = [(m.start(), m.group()) for m in _SENTENCE_END.finditer(text)]
-    sentence: list[int] = []
+    sentence = _parts(_SENTENCE_END, text, starts)
+    questions = [i for i, m in enumerate(_SENTENCE_END.finditer(text)) if "?" in m.group()]
+    last = sentence[-1] if sentence else 0
+    return sentence, min(questions[0], last) if questions else last
+
+
+def _parts(end: re.Pattern[str], text: str, starts: list[int]) -> tuple[int, ...]:
+    """Which part of ``text`` (split where ``end`` matches) each word starting at ``starts``
+    is in."""
+    ends = [m.start() for m in end.finditer(text)]
+    part: list[int] = []
     n = 0
     for start in starts:
-        while n < len(ends) and ends[n][0] < start:
+        while n < len(ends) and ends[n] < start:
             n += 1
-        sentence.append(n)
-    questions = [i for i, (_, mark) in enumerate(ends) if "?" in mark]
-    last = sentence[-1] if sentence else 0
-    return tuple(sentence), min(questions[0], last) if questions else last
+        part.append(n)
+    return tuple(part)
 
 
-# Where a sentence ends: ".", "!", "?", ";" or ":" before a space or the end ("3.5 kg" goes on).
+# Where a sentence ends: ".", "!", "?", ";" or ":" before a space or the end ("3.5 kg" goes on);
+# a clause also at a comma.
 _SENTENCE_END = re.compile(r"[.!?;:]+(?=\s|$)")
+_CLAUSE_END = re.compile(r"[,.!?;:]+(?=\s|$)")
 
 
 @dataclass(frozen=True)
@@ -271,8 +278,10 @@ class Analyzer:
         read = tuple(self.read(m.group()) for m in found)
         kept = self._without_fillers([w.read for w in read])
         terms, at = self._apply_synonyms([stem(read[i].read) for i in kept])
-        sentence, asking = _sentences(norm, [m.start() for m in found])
-        return Analysis(norm, read, terms, tuple(kept[i] for i in at), sentence, asking)
+        starts = [m.start() for m in found]
+        sentence, asking = _sentences(norm, starts)
+        clause = _parts(_CLAUSE_END, norm, starts)
+        return Analysis(norm, read, terms, tuple(kept[i] for i in at), sentence, asking, clause)
 
     def _without_fillers(self, read: list[str]) -> list[int]:
         """Indexes of the words that are not hedges ("kinda", "basically")."""

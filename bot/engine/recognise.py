@@ -14,6 +14,7 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from bot.engine.amounts import amount_units
 from bot.engine.analyse import Analysis, Analyzer, PhraseIndex, Spelling, Word
 from bot.engine.names import DETERMINERS, NameIndex
 from bot.engine.tuning import Tuning
@@ -117,8 +118,19 @@ class Recognition:
     understood: float = 1.0
     asked: str | None = None
     units: frozenset[str] = frozenset()
+    # What the amounts the message itself states measure ("I back squat 100 kg", "every day").
+    stated_units: frozenset[str] = frozenset()
     muscle_ask: bool = False
     described: tuple[tuple[str, float], ...] = field(default=())
+    # The term positions of the part of the message that asks (all, when it cannot tell):
+    # "whats the point of an asian squat, saw it mentioned w reverse squats" asks in its
+    # first clause; "two things: the slow squat and the leg hold. whats the slow squat for"
+    # in its last sentence.
+    asking_at: frozenset[int] = frozenset()
+    # A pronoun in that part points back ("reverse squat, is *that* a squat variation?").
+    points_back: bool = False
+    # How the words before "one" describe records ("the *yoga* one", "the *foot grab* one").
+    described_one: tuple[tuple[str, float], ...] = field(default=())
 
     @property
     def records(self) -> tuple[str, ...]:
@@ -371,7 +383,12 @@ class Recogniser:
         ]
         topic = tuple(terms[i] for i in at)
         muscles = tuple(self.names.muscles.named_in(topic))
-        refs = frozenset(Ref(v) for _, _, (k, v) in found if k == "ref")
+        asking_at = _asking_at(analysis)
+        refs = frozenset(
+            Ref(v)
+            for _, b, (k, v) in found
+            if k == "ref" and not (v in _ORDINAL and self._determines(terms, b))
+        )
         talk = [(a, b, v) for a, b, (k, v) in found if k == "talk"]
         units = self.units.find(terms)
         unit_at = {i for a, b, _ in units for i in range(a, b)}
@@ -409,11 +426,62 @@ class Recogniser:
             asked=_asked(analysis, at, self.stop)
             or _asked_after_cue(analysis.terms, asks_found, as_it_origin, at),
             units=frozenset(u for _, _, u in units),
+            stated_units=self._stated_units(analysis),
+            described_one=self._described_one(terms),
+            asking_at=asking_at,
+            points_back=any(
+                k == "ref" and v == Ref.IT.value and a in asking_at for a, _, (k, v) in found
+            ),
             muscle_ask=muscle_ask,
             described=tuple(
                 self.names.descriptions.describe(terms[i] for i in at if i not in cue_at)
             ),
         )
+
+    def _described_one(self, terms: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
+        """How the words right before "one" ("the yoga one", "the foot grab one") describe
+        records; "how long do I hold that one" describes nothing."""
+        for i, term in enumerate(terms):
+            if term not in _ONE:
+                continue
+            start = i
+            while start > 0 and i - start < 2 and terms[start - 1] not in self.stop:
+                start -= 1
+            if start < i:
+                everything = self.names.kb.records
+                return tuple(self.names.descriptions.describe(terms[start:i], among=everything))
+        return ()
+
+    def _determines(self, terms: tuple[str, ...], end: int) -> bool:
+        """Whether a back-reference phrase ending at ``end`` is only a determiner of the noun
+        after it ("the other leg", "the first set"), not a pointer to an exercise ("the other
+        one", "the other backwards one")."""
+        if end >= len(terms) or terms[end] in self.stop:
+            return False
+        return not any(t in _ONE for t in terms[end : end + 3])
+
+    def _stated_units(self, analysis: Analysis) -> frozenset[str]:
+        """What the amounts stated in the clause that asks measure ("so do I just put 70
+        on?" states a number; "will negatives help, been stuck at 100 kg" asks about none)."""
+        read = [w.read for w in analysis.words]
+        heads = [
+            j
+            for j in range(len(read))
+            if read[j] in _AUXILIARIES
+            and (j == 0 or (j + 1 < len(read) and read[j + 1] in _SUBJECTS))
+        ]
+        if not heads or not analysis.clause:
+            return frozenset()
+        clause = analysis.clause[heads[0]]
+        terms = tuple(
+            t
+            for i, t in enumerate(analysis.terms)
+            if analysis.clause[analysis.origin[i]] == clause
+        )
+        stated = amount_units(self.units, terms)
+        if not stated and any(t.isdigit() for t in terms):
+            return frozenset({"number"})
+        return stated
 
     def _names_variation(
         self, terms: tuple[str, ...], found: tuple[int, int, tuple[str, str]]
@@ -628,3 +696,28 @@ def _ngrams(words_: list[str], longest: int = 3) -> set[tuple[str, ...]]:
     return {
         tuple(words_[i : i + n]) for n in range(1, longest + 1) for i in range(len(words_) - n + 1)
     }
+
+
+# Words that stand for an exercise ("the other backwards *one*", "the yoga *thing*").
+_ONE = frozenset({"one", "thing", "exercis", "move", "movement"})
+# References that may only pick a noun ("the other leg", "the first set").
+_ORDINAL = frozenset({"other", "first", "second"})
+
+
+def _asking_at(analysis: Analysis) -> frozenset[int]:
+    """The term positions of the clause that asks: in the sentence that asks, the first clause
+    that opens with a question word ("whats", "how", "is", "can"), else the whole sentence."""
+    if not analysis.sentence:
+        return frozenset(range(len(analysis.terms)))
+    read = [w.read for w in analysis.words]
+    words = [j for j in range(len(read)) if analysis.sentence[j] == analysis.asking]
+    clauses = sorted({analysis.clause[j] for j in words})
+    chosen = set(words)
+    if len(clauses) > 1:
+        for clause in clauses:
+            inside = [j for j in words if analysis.clause[j] == clause]
+            head = [j for j in inside if read[j] not in _LEAD_IN][:1]
+            if head and (read[head[0]] in _WH or read[head[0]] in _AUXILIARIES):
+                chosen = set(inside)
+                break
+    return frozenset(i for i, j in enumerate(analysis.origin) if j in chosen)

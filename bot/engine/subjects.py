@@ -35,8 +35,9 @@ class Subjects:
         # only set the scene ("two things: the slow squat and the leg hold. what's the slow
         # squat for"), unless the message compares them.
         mentions = list(rec.mentions)
-        asking = [m for m in mentions if rec.analysis.in_asking(m.start)]
-        if asking and Ask.COMPARISON not in rec.asks:
+        asking = [m for m in mentions if m.start in rec.asking_at]
+        # "reverse squat, is that a squat variation?": "that" points back at what was named.
+        if asking and Ask.COMPARISON not in rec.asks and not rec.points_back:
             mentions = asking
         for m in mentions:
             # Of several records named, the first is what the message is about ("weight for
@@ -63,10 +64,18 @@ class Subjects:
                 strengths.setdefault(rid, t.context)
             if all(self.kb.records[r].kind == "topic" for r in rec.named):
                 # A topic is broad ("negative reps"): an exercise whose facts fit the words
-                # better ("I lose count on my negative reps") may be what is meant.
+                # better ("I lose count on my negative reps") may be what is meant, and so may
+                # the exercises its article discusses ("a checklist for negatives").
                 found = self.found_by_words(rec, context)
                 if found is not None:
                     strengths.setdefault(found, t.context)
+                compares = rec.form is Form.WHICH or Ask.COMPARISON in rec.asks
+                for rid in () if compares else rec.named:
+                    if not self._topic_answers(rec, context, rid):
+                        topic = self.kb.records[rid]
+                        for other in topic.related:
+                            if self.kb.records[other].source == topic.source:
+                                strengths.setdefault(other, t.partial)
             return ordered(strengths)
         if referred:
             for rid in referred:
@@ -159,12 +168,14 @@ class Subjects:
     def described(self, rec: Recognition) -> str | None:
         """The record the message's words describe clearly better than any other."""
         t = self.tuning
-        if not rec.described:
-            return None
-        best, fit = rec.described[0]
-        runner_up = rec.described[1][1] if len(rec.described) > 1 else 0.0
-        if fit >= t.described_fit and fit - runner_up >= t.described_margin:
-            return best
+        # "that yoga one where you tip forward ...": the words that say which one were chosen
+        # to tell it apart, so fitting one record clearly better than the rest is enough.
+        for described, least in ((rec.described_one, 0.0), (rec.described, t.described_fit)):
+            if described:
+                best, fit = described[0]
+                runner_up = described[1][1] if len(described) > 1 else 0.0
+                if fit >= least and fit - runner_up >= t.described_margin:
+                    return best
         return None
 
     def _described_among(self, rec: Recognition, context: Context) -> str | None:
@@ -195,6 +206,15 @@ class Subjects:
             return True
         known = [t for t in rec.topic if self.index.knows(t)]
         return bool(known) and len(known) * 3 >= len(rec.topic)
+
+    def _topic_answers(self, rec: Recognition, context: Context, rid: str) -> bool:
+        """Whether a topic's own points cover the question: a fact covering its words, or
+        no words to cover and no ask for a section a topic lacks."""
+        query = self.query(rec, context, {rid: self.tuning.alias})
+        if not query.subject:
+            return not rec.clear_asks
+        ranked = self.index.rank(query, limit=1)
+        return bool(ranked) and ranked[0].covers >= self.tuning.answers
 
     def found_by_words(self, rec: Recognition, context: Context) -> str | None:
         """The record a question naming none still clearly means: one fact covers most of
@@ -248,8 +268,9 @@ class Subjects:
             records=strengths,
             asks=rec.asks,
             situations=context.constraints,
-            amount=rec.form is Form.AMOUNT
-            or (rec.form is Form.YES_NO and rec.units == {"frequency"}),
+            # A yes/no question that states an amount asks whether it is right ("can I do it
+            # every day?", "so do I just put 70 kg on?").
+            amount=rec.form is Form.AMOUNT or (rec.form is Form.YES_NO and bool(rec.stated_units)),
             yes_no=rec.form is Form.YES_NO,
             units=rec.units,
             cues=rec.cue_terms,

@@ -87,15 +87,6 @@ def test_english_rarity_orders_common_and_rare_words() -> None:
     assert english.nearest("sqaut") == "squat"  # one swap away
 
 
-@pytest.mark.parametrize(
-    ("text", "asking"),
-    [
-        pytest.param("weight for negatives? i back squat 100kg", "weight", id="question-mark"),
-        pytest.param("i back squat 100 kg. what weight for negatives", "what", id="last"),
-        pytest.param("how do I do 2.5 kg holds", "how", id="one-sentence"),
-    ],
-)
-def test_the_sentence_that_asks(analyzer: Analyzer, text: str, asking: str) -> None:
-    analysis = analyzer.analyse(text)
-    first = next(i for i, t in enumerate(analysis.terms) if analysis.in_asking(i))
-    assert analysis.words_of(first, first + 1) == asking
+def test_a_number_written_against_its_unit_is_read_apart(analyzer: Analyzer) -> None:
+    assert analyzer.analyse("i back squat 100kg").terms[-2:] == ("100", "kg")
+    assert analyzer.analyse("the 1st one").terms[-2:] == ("1st", "one")

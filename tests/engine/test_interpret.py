@@ -133,6 +133,11 @@ def test_what_an_amount_measures_describes_no_exercise(trace: Run) -> None:
     assert decision.records == ("standing-quad-stretch",)
 
 
+def test_a_topic_that_lacks_the_answer_brings_in_its_articles_exercises(trace: Run) -> None:
+    decision = trace("what should i watch in my form during negatives, like a checklist").decision
+    assert "negative-squat" in decision.records
+
+
 def test_a_stated_situation_stays_in_the_context(trace: Run) -> None:
     decision = trace("what can I do instead of reverse squats?", "I train at home").decision
     assert "at-home" in decision.context.constraints

@@ -159,3 +159,51 @@ def test_the_thing_asked_for(engine: Engine, text: str, asked: str | None) -> No
 def test_small_talk_is_only_small_talk(engine: Engine) -> None:
     assert recognise(engine, "thanks!").small_talk == "thanks"
     assert recognise(engine, "thanks, and how do I do a reverse squat").small_talk is None
+
+
+@pytest.mark.parametrize(
+    ("text", "asking"),
+    [
+        pytest.param("weight for negatives? i back squat 100kg", "weight", id="question-mark"),
+        pytest.param("i back squat 100 kg. what weight for negatives", "what", id="last-sentence"),
+        pytest.param(
+            "whats the point of an asian squat, saw it mentioned w reverse squats",
+            "whats",
+            id="clause-with-a-question-word",
+        ),
+    ],
+)
+def test_the_part_that_asks(engine: Engine, text: str, asking: str) -> None:
+    rec = recognise(engine, text)
+    first = min(rec.asking_at)
+    assert rec.analysis.words_of(first, first + 1) == asking
+    assert rec.asking_at != frozenset(range(len(rec.analysis.terms)))
+
+
+def test_a_pronoun_in_the_part_that_asks_points_back(engine: Engine) -> None:
+    assert recognise(engine, "reverse squat, is that a squat variation?").points_back
+    assert not recognise(engine, "whats an asian squat, saw it mentioned").points_back
+
+
+@pytest.mark.parametrize(
+    ("text", "units"),
+    [
+        pytest.param("can i do it every day", {"frequency"}, id="frequency"),
+        pytest.param("i back squat 100kg, so do i just put 70 on?", {"number"}, id="bare-number"),
+        pytest.param("is 3 sets enough", {"count"}, id="count"),
+        pytest.param("will negatives help, been stuck at 100kg for months", set(), id="aside"),
+    ],
+)
+def test_amounts_a_yes_no_question_states(engine: Engine, text: str, units: set[str]) -> None:
+    assert recognise(engine, text).stated_units == units
+
+
+def test_an_ordinal_before_a_noun_is_no_reference(engine: Engine) -> None:
+    assert Ref.OTHER not in recognise(engine, "tip forward with the other leg straight").refs
+    assert Ref.OTHER in recognise(engine, "and the other backwards one?").refs
+
+
+def test_the_words_before_one_describe_it(engine: Engine) -> None:
+    rec = recognise(engine, "that yoga one where you tip forward on one leg")
+    assert rec.described_one[0][0] == "warrior-iii"
+    assert not recognise(engine, "how long do i hold that one").described_one
