@@ -82,13 +82,15 @@ class NameIndex:
         self.descriptions = Descriptions(kb, analyzer, tuning)
         self._build_general_names(kb)
         # General names the knowledge itself uses as examples ("negative pull-ups").
-        self.examples = frozenset(
-            tuple(terms[a:b])
-            for r in kb.records.values()
-            for f in facts_of(r)
-            for terms in (an.terms(f.text),)
-            for a, b, _ in self.general.find(terms)
-        )
+        examples: dict[tuple[str, ...], set[str]] = defaultdict(set)
+        for r in kb.records.values():
+            for f in facts_of(r):
+                terms = an.terms(f.text)
+                for a, b, _ in self.general.find(terms):
+                    examples[tuple(terms[a:b])].add(r.id)
+        # ... and which records use each as an example.
+        self.examples_of = {name: frozenset(rids) for name, rids in examples.items()}
+        self.examples = frozenset(self.examples_of)
         self.muscles = MuscleNames(kb, analyzer)
 
     # -- building ------------------------------------------------------------------------

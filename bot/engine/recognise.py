@@ -127,6 +127,8 @@ class Recognition:
     # first clause; "two things: the slow squat and the leg hold. whats the slow squat for"
     # in its last sentence.
     asking_at: frozenset[int] = frozenset()
+    # It opens as a continuation of what was just asked ("what about ...", "and if ...").
+    continues: bool = False
     # A pronoun in that part points back ("reverse squat, is *that* a squat variation?").
     points_back: bool = False
     # How the words before "one" describe records ("the *yoga* one", "the *foot grab* one").
@@ -346,7 +348,7 @@ class Recogniser:
             terms, [m for m in mentions if m.how is not How.PARTIAL]
         )
         asks_found = [
-            f
+            _what_of_something_else(as_it, f)
             for f in self.signals.find(as_it)
             if f[2][0] in ("cue", "hint") and not self._names_variation(as_it, f)
         ]
@@ -429,6 +431,7 @@ class Recogniser:
             stated_units=self._stated_units(analysis),
             described_one=self._described_one(terms),
             asking_at=asking_at,
+            continues=_continues(analysis),
             points_back=any(
                 k == "ref" and v == Ref.IT.value and a in asking_at for a, _, (k, v) in found
             ),
@@ -556,6 +559,21 @@ def _phrases(analyzer: Analyzer, items: Iterable[str]) -> tuple[tuple[str, ...],
 def _contains(terms: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
     n = len(phrase)
     return any(terms[i : i + n] == phrase for i in range(len(terms) - n + 1))
+
+
+def _what_of_something_else(
+    terms: tuple[str, ...], found: tuple[int, int, tuple[str, str]]
+) -> tuple[int, int, tuple[str, str]]:
+    """ "What is / what are" asks what an exercise is only when the exercise follows ("what
+    are negative squats", "what is it"); before something else ("what are the stabiliser
+    muscles") it only hints."""
+    start, end, (kind, ask) = found
+    if kind != "cue" or ask != Ask.WHAT.value or terms[end - 1] not in ("is", "are"):
+        return found
+    after = [t for t in terms[end:] if t not in DETERMINERS]
+    if not after or after[0] in ("it", "they", "them", "those", "these", "that", "this"):
+        return found
+    return start, end, ("hint", ask)
 
 
 def _ask_weights(
@@ -721,3 +739,14 @@ def _asking_at(analysis: Analysis) -> frozenset[int]:
                 chosen = set(inside)
                 break
     return frozenset(i for i, j in enumerate(analysis.origin) if j in chosen)
+
+
+# How a message that carries on with the last question opens.
+_CONTINUING = (("what", "about"), ("how", "about"), ("what", "if"), ("and", "if"), ("and", "for"))
+
+
+def _continues(analysis: Analysis) -> bool:
+    """Whether the message opens as a continuation ("what about as strength work", "and if
+    I want it for strength instead")."""
+    read = tuple(w.read for w in analysis.words[:3])
+    return any(read[i : i + 2] == pair for pair in _CONTINUING for i in (0, 1))

@@ -12,6 +12,7 @@ from bot.engine.retrieve import FactIndex, Query
 from bot.engine.tuning import Tuning
 from bot.knowledge import KnowledgeBase
 
+_ASK_VALUES = frozenset(a.value for a in Ask)
 # Words that relate two named records: "X vs Y", "X or Y", "harder than".
 RELATING = frozenset({"vs", "or", "than", "and", "like", "compar", "versus", "from", "same", "to"})
 
@@ -263,10 +264,14 @@ class Subjects:
             # the most with it, explanations first, the fact itself left out.
             weights = self.index.about_fact(lead)
             exclude = frozenset({lead})
+        asks = rec.asks
+        if rec.continues and not rec.clear_asks and context.intent in _ASK_VALUES:
+            # "what about as strength work after my main lifts": the last ask still holds.
+            asks = {**asks, Ask(context.intent): 1.0}
         return Query(
             topic=weights,
             records=strengths,
-            asks=rec.asks,
+            asks=asks,
             situations=context.constraints,
             # A yes/no question that states an amount asks whether it is right ("can I do it
             # every day?", "so do I just put 70 kg on?").

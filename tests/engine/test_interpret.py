@@ -8,6 +8,7 @@ import pytest
 
 from bot.engine import Trace
 from bot.engine.interpret import Move
+from bot.engine.recognise import Ask
 
 Run = Callable[..., Trace]
 
@@ -136,6 +137,25 @@ def test_what_an_amount_measures_describes_no_exercise(trace: Run) -> None:
 def test_a_topic_that_lacks_the_answer_brings_in_its_articles_exercises(trace: Run) -> None:
     decision = trace("what should i watch in my form during negatives, like a checklist").decision
     assert "negative-squat" in decision.records
+
+
+def test_an_example_the_record_in_view_uses_is_no_uncovered_exercise(trace: Run) -> None:
+    decision = trace("can i do that with pull ups?", "what is eccentric training").decision
+    assert decision.move is Move.ANSWER
+    assert decision.records[0] == "negative-exercise"
+
+
+def test_a_continuation_keeps_the_last_ask(trace: Run) -> None:
+    decision = trace(
+        "what about as strength work after my main lifts",
+        "i want to add the backwards leg hold to my warm up",
+    ).decision
+    assert decision.query is not None and decision.query.asks.get(Ask.PROGRAMMING) == 1.0
+
+
+def test_words_describing_the_record_at_hand_stay_the_question(trace: Run) -> None:
+    decision = trace("how do i fix the counting one", "negative squats mistakes?").decision
+    assert decision.query is not None and "count" in decision.query.topic
 
 
 def test_a_stated_situation_stays_in_the_context(trace: Run) -> None:

@@ -207,3 +207,16 @@ def test_the_words_before_one_describe_it(engine: Engine) -> None:
     rec = recognise(engine, "that yoga one where you tip forward on one leg")
     assert rec.described_one[0][0] == "warrior-iii"
     assert not recognise(engine, "how long do i hold that one").described_one
+
+
+def test_what_are_asks_what_it_is_only_of_the_exercise(engine: Engine) -> None:
+    assert Ask.WHAT in recognise(engine, "what are negative squats").clear_asks
+    assert Ask.WHAT in recognise(engine, "what are they good for").clear_asks
+    other = recognise(engine, "what are the stabiliser muscles in an eccentric squat")
+    assert Ask.WHAT not in other.clear_asks
+
+
+def test_a_continuation_is_recognised(engine: Engine) -> None:
+    assert recognise(engine, "what about as strength work after my main lifts").continues
+    assert recognise(engine, "and if i want it for strength instead").continues
+    assert not recognise(engine, "what muscles does it work").continues
