@@ -186,6 +186,14 @@ return lane_rows(KEYS[2], KEYS[3])
 """
 )
 
+_LET_GO = """
+for i = 2, #ARGV do
+  local owner = ARGV[1] .. 'lane-owner:' .. ARGV[i]
+  if redis.call('GET', owner) == KEYS[1] then redis.call('DEL', owner) end
+end
+return 1
+"""
+
 _SWEEP = (
     _LANE_ROWS
     + """
@@ -274,6 +282,8 @@ class RedisStore:
         self._delivered_script = script(_DELIVERED)
         self._release_lane_script = script(_RELEASE_LANE)
         self._sweep_script = script(_SWEEP)
+        self._let_go_script = script(_LET_GO)
+        self._lanes_held: set[int] = set()  # chats whose lane lease this process holds
 
     def _key(self, name: str) -> str:
         return self.prefix + name
@@ -395,6 +405,8 @@ class RedisStore:
             await self._count_handled()
         if rows is None:
             return [PendingReply(None, now, message) for message in messages]
+        if rows:
+            self._lanes_held.add(chat_id)
         return _replies(rows)
 
     async def delivered(self, row: int | None) -> None:
@@ -426,6 +438,8 @@ class RedisStore:
             ),
             [],
         )
+        if not rows:
+            self._lanes_held.discard(chat_id)
         return _replies(rows)
 
     async def sweep(self, lanes: Sequence[int]) -> list[PendingReply]:
@@ -438,7 +452,9 @@ class RedisStore:
             ),
             [],
         )
-        return _replies(rows)
+        taken = sorted(_replies(rows), key=lambda reply: reply.row or 0)  # as composed
+        self._lanes_held.update(reply.message.chat_id for reply in taken)
+        return taken
 
     # -- unanswered questions ---------------------------------------------------------------
 
@@ -484,10 +500,18 @@ class RedisStore:
             return False
 
     async def close(self) -> None:
-        """Close the connections; safe to call twice."""
+        """Let go of this process's lanes (another replica, or this one restarted, takes them
+        over at once) and close the connections; safe to call twice."""
         if self._closed:
             return
         self._closed = True
+        if self._lanes_held:
+            await self._guard(
+                "let go of lanes",
+                self._let_go_script(
+                    keys=[self.replica], args=[self.prefix, *sorted(self._lanes_held)]
+                ),
+            )
         await self.client.aclose()
         await self._probe.aclose()
 
