@@ -39,30 +39,42 @@ class RedisServer:
     """One redis-server process with append-only persistence in ``directory`` (so a restart
     keeps the data, as in production)."""
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, port: int | None = None, password: str = "") -> None:
         self.executable = require_redis_server()
         self.directory = directory
         self.port = port or free_port()
+        self.password = password
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        credentials = f":{self.password}@" if self.password else ""
+        return f"redis://{credentials}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [
                 self.executable,
-                "--bind", "127.0.0.1",
-                "--port", str(self.port),
-                "--dir", str(self.directory),
-                "--appendonly", "yes",
-                "--appendfsync", "everysec",
-                "--save", "",
-                "--daemonize", "no",
-                "--protected-mode", "yes",
-                "--logfile", str(self.directory / "redis.log"),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.directory),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+                "--daemonize",
+                "no",
+                "--protected-mode",
+                "yes",
+                "--logfile",
+                str(self.directory / "redis.log"),
+                *(("--requirepass", self.password) if self.password else ()),
             ],  # fmt: skip
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -90,7 +102,14 @@ class RedisServer:
     def _answers(self) -> bool:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
-                conn.sendall(b"PING\r\n")
-                return conn.recv(16).startswith(b"+PONG")
+                auth = f"AUTH {self.password}\r\n".encode() if self.password else b""
+                conn.sendall(auth + b"PING\r\n")
+                answer = b""
+                while answer.count(b"\r\n") < (2 if auth else 1):
+                    chunk = conn.recv(64)
+                    if not chunk:
+                        break
+                    answer += chunk
+                return b"+PONG" in answer
         except OSError:
             return False

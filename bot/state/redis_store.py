@@ -494,10 +494,12 @@ class RedisStore:
 
     async def ping(self) -> bool:
         """Whether Redis answers now (no retries: for ``/healthz``)."""
-        try:
-            return bool(await self._probe.ping())
-        except (RedisError, OSError):
-            return False
+        for _ in range(2):  # a connection left from before a Redis restart fails once
+            try:
+                return bool(await self._probe.ping())
+            except (RedisError, OSError):
+                continue
+        return False
 
     async def close(self) -> None:
         """Let go of this process's lanes (another replica, or this one restarted, takes them
