@@ -75,7 +75,7 @@ class RedisServer:
                 "--logfile",
                 str(self.directory / "redis.log"),
                 *(("--requirepass", self.password) if self.password else ()),
-            ],  # fmt: skip
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
