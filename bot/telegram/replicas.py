@@ -37,29 +37,33 @@ UNLIMITED = frozenset({"sendChatAction"})  # the typing indicator costs no messa
 RELOAD_RETRY_FIRST = 1.0
 RELOAD_RETRY_CAP = 30.0
 
-# GCRA: each key holds the theoretical arrival time (ms, Redis's clock) of its next message;
-# a message may go once that time minus the burst allowance has come. Every limit that applies
-# reserves its slot at the time the message goes; the reply is how long to wait for it.
-_RESERVE = """
+# GCRA: each limit's key holds the theoretical arrival time (ms, Redis's clock) of its next
+# message; a message may go once that time minus the burst allowance has come. The script
+# admits a message now (and moves every limit that applies on), or says how long to wait
+# before asking again; nothing is reserved ahead, so a message that waits for its own chat's
+# limit holds no one else up. KEYS: the pause (after a 429), then each limit; ARGV: an offset
+# to Redis's clock (tests), then per limit its interval and burst.
+_ADMIT = """
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local at = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
+local wait = tonumber(redis.call('GET', KEYS[1]) or '0') - now
 for i = 2, #KEYS do
-  local interval, burst = tonumber(ARGV[2 * i - 3]), tonumber(ARGV[2 * i - 2])
+  local interval, burst = tonumber(ARGV[2 * i - 2]), tonumber(ARGV[2 * i - 1])
   local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
-  at = math.max(at, tat - interval * (burst - 1))
+  wait = math.max(wait, tat - interval * (burst - 1) - now)
 end
+if wait > 0 then return math.ceil(wait) end  -- Redis makes a reply number an integer
 for i = 2, #KEYS do
-  local interval = tonumber(ARGV[2 * i - 3])
-  local tat = math.max(tonumber(redis.call('GET', KEYS[i]) or '0'), at) + interval
+  local interval = tonumber(ARGV[2 * i - 2])
+  local tat = math.max(tonumber(redis.call('GET', KEYS[i]) or '0'), now) + interval
   redis.call('SET', KEYS[i], tat, 'PX', math.ceil(tat - now) + 1000)
 end
-return at - now
+return 0
 """
 
 _PAUSE = """
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2])
 local until_ms = now + tonumber(ARGV[1])
 if until_ms > tonumber(redis.call('GET', KEYS[1]) or '0') then
   redis.call('SET', KEYS[1], until_ms, 'PX', ARGV[1])
@@ -97,8 +101,10 @@ class RedisRateLimiter(BaseRateLimiter[int]):
     """Telegram's send limits held across every replica: python-telegram-bot's
     :class:`~telegram.ext.BaseRateLimiter` on a schedule kept in Redis.
 
-    Each request first reserves its slot (one script: the overall limit, the chat's, and a
-    group's when the chat is one), sleeps until then, and goes. A 429 pauses every replica
+    Each request asks Redis whether it may go now (one script: the overall limit, the chat's,
+    and a group's when the chat is one, each a GCRA bucket as :class:`~telegram.ext.
+    AIORateLimiter`'s leaky buckets behave), and if not, sleeps as long as it is told and asks
+    again. A 429 pauses every replica
     for ``retry_after`` (a key the reservations honour), then the request is tried again, up
     to ``max_retries`` times (``rate_limit_args`` overrides it), as
     :class:`~telegram.ext.AIORateLimiter` does. If Redis fails, requests go unthrottled (a
@@ -112,13 +118,15 @@ class RedisRateLimiter(BaseRateLimiter[int]):
         *,
         max_retries: int = 3,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock_offset: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self._max_retries = max_retries
         self._sleep = sleep
+        self._offset = clock_offset  # seconds added to Redis's clock: tests that do not wait
         self._pause_key = f"{prefix}limit:pause"
         self._overall_key = f"{prefix}limit:all"
         self._prefix = prefix
-        self._reserve = client.register_script(_RESERVE)
+        self._admit = client.register_script(_ADMIT)
         self._pause = client.register_script(_PAUSE)
         self._failing = False
 
@@ -143,8 +151,7 @@ class RedisRateLimiter(BaseRateLimiter[int]):
         retries = rate_limit_args if rate_limit_args is not None else self._max_retries
         chat = data.get("chat_id")
         for attempt in range(retries + 1):
-            delay = await self.reserve(chat)
-            if delay > 0:
+            while (delay := await self.admit(chat)) > 0:
                 await self._sleep(delay)
             try:
                 return await callback(*args, **kwargs)
@@ -154,14 +161,20 @@ class RedisRateLimiter(BaseRateLimiter[int]):
                 wait = retry_after_seconds(exc) + RETRY_AFTER_MARGIN
                 logger.info("flood wait of %.1f s from Telegram; every replica pauses", wait)
                 with contextlib.suppress(RedisError, OSError):
-                    await self._pause(keys=[self._pause_key], args=[round(wait * 1000)])
+                    await self._pause(
+                        keys=[self._pause_key], args=[round(wait * 1000), self._offset_ms()]
+                    )
                 await self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def reserve(self, chat: object) -> float:
-        """Reserve the next slot for a message to ``chat`` (None: no chat); seconds to wait."""
+    def _offset_ms(self) -> int:
+        return round(self._offset() * 1000)
+
+    async def admit(self, chat: object) -> float:
+        """Let a message to ``chat`` (None: no chat) go now (0), or say how many seconds to
+        wait before asking again."""
         keys = [self._pause_key, self._overall_key]
-        args: list[float] = [1000 / OVERALL_PER_SECOND, OVERALL_PER_SECOND]
+        args: list[float] = [self._offset_ms(), 1000 / OVERALL_PER_SECOND, OVERALL_PER_SECOND]
         chat_id = _chat_id(chat)
         if chat_id is not None:
             keys.append(f"{self._prefix}limit:chat:{chat_id}")
@@ -170,7 +183,7 @@ class RedisRateLimiter(BaseRateLimiter[int]):
                 keys.append(f"{self._prefix}limit:group:{chat_id}")
                 args += [60_000 / GROUP_PER_MINUTE, GROUP_PER_MINUTE]
         try:
-            waited = await self._reserve(keys=keys, args=args)
+            waited = await self._admit(keys=keys, args=args)
         except (RedisError, OSError) as exc:
             if not self._failing:
                 logger.warning("rate limits unavailable (%s); sending unthrottled", exc)
