@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.fake_bot_api import FakeBotApi, parse_html
 from tests.redis_server import RedisServer
@@ -178,3 +179,19 @@ async def test_a_redis_restart_under_load_is_ridden_out(
         assert [title(m) for m in fake_api.sent(chat)] == list(TITLES), chat
     assert [status for status, _ in health] == [200, 200], health
     assert all(body["state"] == "ok" for _, body in health)
+
+
+def test_compose_runs_two_replicas_on_one_persistent_redis_behind_a_proxy() -> None:
+    compose = yaml.safe_load((Path(__file__).parents[1] / "compose.yaml").read_text())
+    services = compose["services"]
+    replicas = [services[name] for name in ("fitbot-1", "fitbot-2")]
+
+    redis_command = " ".join(services["redis"]["command"])
+    assert "--appendonly yes" in redis_command and "--requirepass" in redis_command
+    assert services["redis"]["volumes"] == ["redis-data:/data"]
+    for name in ("FITBOT_STATE", "FITBOT_WEBHOOK_URL", "FITBOT_WEBHOOK_SECRET"):
+        assert replicas[0]["environment"][name] == replicas[1]["environment"][name]
+    assert replicas[0]["environment"]["FITBOT_STATE"].startswith("redis://:${REDIS_PASSWORD")
+    assert replicas[0]["hostname"] != replicas[1]["hostname"]
+    caddyfile = compose["configs"]["caddyfile"]["content"]
+    assert "fitbot-1:8443 fitbot-2:8443" in caddyfile and "round_robin" in caddyfile
