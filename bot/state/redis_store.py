@@ -79,6 +79,7 @@ RIDE_THROUGH_SECONDS = 10.0
 COMMAND_TIMEOUT_SECONDS = 5.0
 CONNECT_TIMEOUT_SECONDS = 2.0
 PROBE_TIMEOUT_SECONDS = 1.0
+MAX_CONNECTIONS = 32
 # One update of a chat is handled at a time across replicas; the lock outlives a dead holder
 # by at most this. An update takes milliseconds, plus one send to Telegram (seconds at worst).
 TURN_SECONDS = 10.0
@@ -225,14 +226,19 @@ def client_for(url: str, *, ride_through: float = RIDE_THROUGH_SECONDS) -> redis
         retries += 1
     retry = Retry(ExponentialBackoff(cap=1.0, base=delay), retries) if retries else None
     try:
-        return redis.Redis.from_url(
+        # Waiting for a free connection beats failing: hundreds of chats may be answered at
+        # once, and a few connections carry their commands.
+        pool = redis.BlockingConnectionPool.from_url(
             url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=COMMAND_TIMEOUT_SECONDS,
             decode_responses=True,
             socket_timeout=COMMAND_TIMEOUT_SECONDS if retries else PROBE_TIMEOUT_SECONDS,
             socket_connect_timeout=CONNECT_TIMEOUT_SECONDS if retries else PROBE_TIMEOUT_SECONDS,
             retry=retry or Retry(NoBackoff(), 0),
             retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionError, OSError],
         )
+        return redis.Redis.from_pool(pool)
     except ValueError as exc:
         raise ConfigError(f"cannot use the Redis at {redis_display(url)}: {exc}") from None
 
