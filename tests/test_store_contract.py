@@ -256,3 +256,18 @@ async def test_a_dead_replicas_lanes_are_taken_over_once_its_lease_runs_out(
     assert [r.message.text for r in taken] == ["one", "two"]
     await asyncio.sleep(0.25)
     assert [r.message.text for r in await b.sweep([1])] == ["three"]  # b keeps chat 1's
+
+
+async def test_the_report_reads_the_replicas_redis(
+    redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    store = RedisStore(redis_server.url)  # the default prefix, as replicas use
+    await store.record_unanswered(UnansweredQuestion("how do I bake sourdough", NOW, False, 0.0))
+    await store.close()
+
+    assert (
+        await asyncio.to_thread(main, ["report", "unanswered", "--state", redis_server.url]) == 0
+    )
+    assert "how do I bake sourdough" in capsys.readouterr().out
