@@ -1,5 +1,10 @@
-"""The embedded state store, one SQLite file: per-chat context, unanswered questions, and the
-inbox and outbox that let a reply survive a Telegram outage or a crash.
+"""The state store: the :class:`Store` protocol, and its embedded implementation, one SQLite
+file (:class:`SqliteStore`): per-chat context, unanswered questions, and the inbox and outbox
+that let a reply survive a Telegram outage or a crash. Replicas share a Redis instead
+(:mod:`bot.state.redis_store`); :func:`bot.state.open_store` picks by ``FITBOT_STATE``.
+
+Every method is a coroutine (Redis is reached over the network); the SQLite ones do their
+short statements in place, without a thread.
 
 SQLite runs in WAL mode with ``synchronous=NORMAL``: a commit is an append to the write-ahead
 log without an fsync, cheap enough for every update, and survives the process being killed
@@ -18,12 +23,12 @@ What is kept, and for how long:
   Telegram has accepted it (or it is dropped: blocked chat, rejected, too old).
 
 The reply to an update, the chat's new context and "this update is handled" are written in one
-transaction (:meth:`Store.commit_reply`), so after a crash either all of it happened or the
+transaction (:meth:`SqliteStore.commit_reply`), so after a crash either all of it happened or the
 update is handled again from the start.
 
 A failing write (disk full, a corrupt file) must not cost the person their answer: every
 method catches :class:`sqlite3.Error`, logs the first failure of a run (and every
-:data:`LOG_ERRORS_EVERY` th after it), counts it in :attr:`Store.errors`, and degrades: no
+:data:`LOG_ERRORS_EVERY` th after it), counts it in :attr:`SqliteStore.errors`, and degrades: no
 context kept, the reply sent without a durable copy.
 
 The schema is a list of migrations applied in order and recorded in ``PRAGMA user_version``.
@@ -37,9 +42,10 @@ import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from bot.context import Context
 from bot.errors import ConfigError
@@ -147,7 +153,126 @@ class PendingReply:
     message: Outgoing
 
 
-class Store:
+class ContextStore(Protocol):
+    """Each chat's conversation context."""
+
+    async def load(self, chat_id: int) -> Context:
+        """The chat's context; a fresh one for a chat never seen (or if the store fails)."""
+
+    async def save(self, chat_id: int, context: Context) -> None:
+        """Keep the chat's context."""
+
+
+class InboxStore(Protocol):
+    """Updates received, kept until handled; handled update ids, kept to recognise a
+    redelivery."""
+
+    async def receive(self, updates: Sequence[tuple[int, str]]) -> set[int]:
+        """Keep ``(update_id, JSON)`` pairs; return the ids to handle now: those not seen
+        before, or (a shared store) not handled yet. If the store fails, every id."""
+
+    async def handled(self, update_id: int) -> None:
+        """Mark an update handled (its reply, if any, already committed)."""
+
+    async def unhandled(self) -> list[tuple[int, str]]:
+        """Updates received but not handled, oldest first."""
+
+    async def last_update_id(self) -> int | None:
+        """The newest update id received, if any is remembered."""
+
+
+class OutboxStore(Protocol):
+    """Replies not delivered yet, in per-chat lanes, each lane drained by one process."""
+
+    async def commit_reply(
+        self,
+        update_id: int | None,
+        chat_id: int,
+        context: Context | None,
+        messages: Sequence[Outgoing],
+    ) -> list[PendingReply]:
+        """At once: queue ``messages``, save the chat's ``context`` (if given) and mark
+        ``update_id`` handled (if given). Return the replies this process must now send, oldest
+        first: the new ones, after any older ones of the chat that no live process was
+        delivering; none when another live process delivers the chat's replies (it takes the
+        new ones after its own). If the store fails, the new ones without rows."""
+
+    async def delivered(self, row: int | None) -> None:
+        """Forget an outbox row: Telegram has it (or it was given up)."""
+
+    async def undelivered(self) -> list[PendingReply]:
+        """The replies no live process is delivering, now this process's to deliver, in the
+        order composed."""
+
+    def quiet(self, chat_id: int) -> bool:
+        """Whether, as far as this process knows, nothing of the chat's waits in the outbox
+        (its reply may be sent before it is committed)."""
+
+    async def release_lane(self, chat_id: int) -> list[PendingReply]:
+        """This process has sent every reply of the chat it had: let the lane go, or return
+        the replies queued meanwhile by other processes (the lane stays this process's)."""
+
+    async def sweep(self, lanes: Sequence[int]) -> list[PendingReply]:
+        """Renew this process's hold on ``lanes`` and take over lanes whose process died;
+        return their replies."""
+
+
+class UnansweredLog(Protocol):
+    """Questions declined or answered with low confidence, for ``fitbot report unanswered``."""
+
+    async def record_unanswered(self, question: UnansweredQuestion) -> bool:
+        """Keep ``question``; False if the store failed."""
+
+    async def count_unanswered(self) -> int:
+        """How many are kept."""
+
+    async def read_unanswered(self, since: float | None = None) -> list[UnansweredQuestion]:
+        """The questions kept, oldest first; ``since`` (Unix time) leaves out older ones."""
+
+
+class Store(ContextStore, InboxStore, OutboxStore, UnansweredLog, Protocol):
+    """Everything the bot keeps: one protocol, an embedded SQLite file
+    (:class:`SqliteStore`) or a Redis shared by replicas
+    (:class:`~bot.state.redis_store.RedisStore`). The same contract tests run against both
+    (``tests/test_store_contract.py``); a new kind of record is a new part above, implemented
+    by both.
+
+    ``shared`` stores are used by several processes at once: :meth:`turn` then serialises
+    one chat's updates across them and tells whether an update is still to be handled.
+    """
+
+    shared: bool
+    errors: int  # failed reads or writes since start
+
+    @property
+    def location(self) -> str:
+        """Where the state is, for log lines (never with a password)."""
+
+    def turn(self, chat_id: int, update_id: int) -> AbstractAsyncContextManager[bool]:
+        """Hold the chat while one of its updates is handled; enter as False if the update was
+        handled already (by any process)."""
+
+    async def ping(self) -> bool:
+        """Whether the store answers (for ``/healthz``)."""
+
+    async def close(self) -> None:
+        """Flush and close; safe to call twice."""
+
+
+class _NoTurn:
+    """A turn that holds nothing: one process orders its chats itself."""
+
+    async def __aenter__(self) -> bool:
+        return True
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_TURN = _NoTurn()
+
+
+class SqliteStore:
     """The state file, with an LRU cache of contexts in front.
 
     Not thread-safe: use it from the event loop thread only (each call is one short
@@ -178,9 +303,24 @@ class Store:
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot open the state file {self.path}: {exc}") from exc
 
+    shared = False
+
+    @property
+    def location(self) -> str:
+        """The state file's path."""
+        return str(self.path)
+
+    def turn(self, chat_id: int, update_id: int) -> AbstractAsyncContextManager[bool]:
+        """Nothing to hold: one process owns the file, and orders each chat itself."""
+        return _NO_TURN
+
+    async def ping(self) -> bool:
+        """The file is local: a failing one is counted in :attr:`errors`, not unreachable."""
+        return True
+
     # -- contexts ---------------------------------------------------------------------------
 
-    def load(self, chat_id: int) -> Context:
+    async def load(self, chat_id: int) -> Context:
         """The chat's context; a fresh one for a chat never seen (or if the file fails)."""
         cached = self._cache.get(chat_id)
         if cached is not None:
@@ -197,13 +337,13 @@ class Store:
         self._remember(chat_id, context)
         return context
 
-    def save(self, chat_id: int, context: Context) -> None:
+    async def save(self, chat_id: int, context: Context) -> None:
         """Store the chat's context, committing at once unless it is unchanged."""
-        self.commit_reply(None, chat_id, context, ())
+        await self.commit_reply(None, chat_id, context, ())
 
     # -- inbox ------------------------------------------------------------------------------
 
-    def receive(self, updates: Sequence[tuple[int, str]]) -> set[int]:
+    async def receive(self, updates: Sequence[tuple[int, str]]) -> set[int]:
         """Keep ``(update_id, JSON)`` pairs in one transaction; return the ids not seen before.
 
         If the file fails, every id is returned: the updates are handled without a copy.
@@ -237,7 +377,7 @@ class Store:
 
         return self._guard("keep updates", write, {update_id for update_id, _ in updates})
 
-    def handled(self, update_id: int) -> None:
+    async def handled(self, update_id: int) -> None:
         """Mark an update handled (its reply, if any, already committed)."""
         self._guard(
             "mark an update handled",
@@ -247,7 +387,7 @@ class Store:
             None,
         )
 
-    def unhandled(self) -> list[tuple[int, str]]:
+    async def unhandled(self) -> list[tuple[int, str]]:
         """Updates received but not handled (a crash or a stop came first), oldest first."""
         rows: list[tuple[int, str]] = self._guard(
             "read the inbox",
@@ -258,7 +398,7 @@ class Store:
         )
         return rows
 
-    def last_update_id(self) -> int | None:
+    async def last_update_id(self) -> int | None:
         """The newest update id received, if any is remembered."""
         value = self._guard(
             "read the inbox",
@@ -269,7 +409,7 @@ class Store:
 
     # -- outbox -----------------------------------------------------------------------------
 
-    def commit_reply(
+    async def commit_reply(
         self,
         update_id: int | None,
         chat_id: int,
@@ -323,7 +463,7 @@ class Store:
         fallback = [PendingReply(None, now, message) for message in messages]
         return self._guard("keep a reply", write, fallback)
 
-    def delivered(self, row: int | None) -> None:
+    async def delivered(self, row: int | None) -> None:
         """Forget an outbox row: Telegram has it (or it was given up)."""
         if row is not None:
             self._guard(
@@ -332,7 +472,7 @@ class Store:
                 None,
             )
 
-    def undelivered(self) -> list[PendingReply]:
+    async def undelivered(self) -> list[PendingReply]:
         """Every reply still in the outbox, in the order composed."""
         rows: list[tuple[int, int, float, str, str | None, int | None, int | None, str | None]]
         rows = self._guard(
@@ -347,9 +487,21 @@ class Store:
             for row, chat, created, text, parse_mode, reply_to, thread, markup in rows
         ]
 
+    def quiet(self, chat_id: int) -> bool:
+        """One process: its own lanes know what waits."""
+        return True
+
+    async def release_lane(self, chat_id: int) -> list[PendingReply]:
+        """No other process queues replies."""
+        return []
+
+    async def sweep(self, lanes: Sequence[int]) -> list[PendingReply]:
+        """No other process holds lanes."""
+        return []
+
     # -- unanswered questions ---------------------------------------------------------------
 
-    def record_unanswered(self, question: UnansweredQuestion) -> bool:
+    async def record_unanswered(self, question: UnansweredQuestion) -> bool:
         """Keep ``question`` for the coach (committed at once), pruning the oldest now and then.
         False if the file failed."""
 
@@ -374,7 +526,7 @@ class Store:
 
         return self._guard("record an unanswered question", write, False)
 
-    def count_unanswered(self) -> int:
+    async def count_unanswered(self) -> int:
         """How many unanswered questions are kept."""
         row = self._guard(
             "count unanswered questions",
@@ -383,9 +535,22 @@ class Store:
         )
         return int(row[0])
 
+    async def read_unanswered(self, since: float | None = None) -> list[UnansweredQuestion]:
+        """The questions kept, oldest first (read through this connection)."""
+        rows: list[tuple[str, float, int, float, str | None, str | None]] = self._guard(
+            "read unanswered questions",
+            lambda: self._db.execute(
+                f"SELECT {_UNANSWERED_COLUMNS} FROM unanswered WHERE asked_at >= ? "
+                "ORDER BY asked_at, id",
+                (since if since is not None else float("-inf"),),
+            ).fetchall(),
+            [],
+        )
+        return [_unanswered(row) for row in rows]
+
     # -- lifecycle --------------------------------------------------------------------------
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Checkpoint the log into the main file and close; safe to call twice."""
         if self._closed:
             return
@@ -475,7 +640,9 @@ def read_unanswered(path: Path | str, since: float | None = None) -> list[Unansw
             db.close()
     except sqlite3.Error as exc:
         raise ConfigError(f"cannot read the state file {path}: {exc}") from exc
-    return [
-        UnansweredQuestion(text, asked_at, bool(answered), confidence, exercise, intent)
-        for text, asked_at, answered, confidence, exercise, intent in rows
-    ]
+    return [_unanswered(row) for row in rows]
+
+
+def _unanswered(row: tuple[str, float, int, float, str | None, str | None]) -> UnansweredQuestion:
+    text, asked_at, answered, confidence, exercise, intent = row
+    return UnansweredQuestion(text, asked_at, bool(answered), confidence, exercise, intent)

@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 from telegram import (
     Bot,
@@ -115,7 +115,7 @@ class FloodGate:
         self._clock = clock
         self._buckets: dict[int, _Bucket] = {}
 
-    def admit(self, user_id: int) -> Verdict:
+    async def admit(self, user_id: int) -> Verdict:
         """Take a token for ``user_id``: PASS, or WARN the first time over the limit, then DROP."""
         now = self._clock()
         bucket = self._buckets.get(user_id)
@@ -143,6 +143,14 @@ class FloodGate:
         ]
         for user in full:
             del self._buckets[user]
+
+
+class Gate(Protocol):
+    """Flood control: :class:`FloodGate` in memory, or
+    :class:`~bot.telegram.replicas.RedisFloodGate` shared by replicas."""
+
+    async def admit(self, user_id: int) -> Verdict:
+        """PASS, WARN (the first message over the limit) or DROP."""
 
 
 class _Addressed(filters.MessageFilter):
@@ -188,9 +196,7 @@ ADDRESSED = _Addressed(name="Addressed")
 class Coach:
     """The handlers: each reads the chat's context, asks the engine once and replies."""
 
-    def __init__(
-        self, engine: Engine, store: Store, gate: FloodGate | None, outbox: Outbox
-    ) -> None:
+    def __init__(self, engine: Engine, store: Store, gate: Gate | None, outbox: Outbox) -> None:
         self._render = functools.lru_cache(maxsize=ANSWER_CACHE_SIZE)(_render)
         self._store = store
         self._gate = gate
@@ -237,7 +243,7 @@ class Coach:
         user = update.effective_user
         if self._gate is None or user is None:
             return
-        verdict = self._gate.admit(user.id)
+        verdict = await self._gate.admit(user.id)
         if verdict is Verdict.PASS:
             return
         logger.debug("flood control: %s", verdict.value)
@@ -270,7 +276,7 @@ class Coach:
             await best_effort(query.answer(STALE_BUTTON), "answerCallbackQuery")
             return
         await best_effort(query.answer(), "answerCallbackQuery")
-        reply = self._show(*target, self._store.load(chat.id))
+        reply = self._show(*target, await self._store.load(chat.id))
         note_answer(reply.answer)
         thread = query.message.message_thread_id if isinstance(query.message, Message) else None
         await self._deliver(update, chat.id, reply.answer, reply.context, thread=thread)
@@ -317,7 +323,7 @@ class Coach:
             TYPING_AFTER_SECONDS, self._show_typing, bot, chat_id, thread
         )
         try:
-            reply = self._ask(question, self._store.load(chat_id))
+            reply = self._ask(question, await self._store.load(chat_id))
             note_answer(reply.answer, question)
             # Quote in groups, and when answering an edit, so it is clear what is answered.
             quote = message.chat.type != ChatType.PRIVATE or message.edit_date is not None
