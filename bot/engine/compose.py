@@ -126,11 +126,14 @@ class Composer:
         stating = [r for r in ranked if self.index.states_amount(r.fact, query)]
         if stating:
             return stating
-        # Only a topic of the same article: its advice is about the exercises it discusses.
+        # Only records of the same article: a topic's advice is about the exercises it
+        # discusses, and a topic's amounts are those of its exercises ("how much weight for
+        # negatives?" -> the negative squat's 70%).
         topics = [
             r
             for r in record.related
-            if self.kb.records[r].kind == "topic" and self.kb.records[r].source == record.source
+            if (self.kb.records[r].kind == "topic" or record.kind == "topic")
+            and self.kb.records[r].source == record.source
         ]
         if not topics:
             return []

@@ -246,16 +246,14 @@ class Subjects:
         Words that described a record found by its description ("lie on your back, knees to
         chest") have named it; what is left of the message is what it asks."""
         pairs = list(zip(rec.topic, rec.topic_words, strict=True))
-        if described_as is not None:
-            naming = self.names.descriptions.description_terms(described_as)
-            rest = [(t, w) for t, w in pairs if t not in naming]
-            if rest:
-                pairs = rest
         # Words of a named record's own name said again elsewhere ("the hinge with the
-        # kettlebell") only name it again: they weigh like cue words.
+        # kettlebell"), and words that described the record found by its description ("lie
+        # on your back, knees to chest"), name it again: they weigh like cue words.
         renamed = frozenset(
             t for m in rec.mentions if m.how is How.ALIAS for t in self.names.name_terms[m.record]
         )
+        if described_as is not None:
+            renamed |= self.names.descriptions.description_terms(described_as)
         weights = self.index.weights(pairs, rec.cue_terms | renamed)
         exclude: frozenset[tuple[str, str, int, int]] = frozenset()
         lead = context.lead
