@@ -352,6 +352,17 @@ class Recogniser:
             for f in self.signals.find(as_it)
             if f[2][0] in ("cue", "hint") and not self._names_variation(as_it, f)
         ]
+        predicate = _predicate_at(analysis, mentions)
+        after = [j for j, i in enumerate(as_it_origin) if predicate is not None and i >= predicate]
+        if after:
+            # "is the reverse squat a squat variation?" asks what it is: the words after "a"
+            # describe a kind of exercise, they do not ask for a section.
+            at_it = after[0]
+            asks_found = [
+                (a, b, ("hint", v)) if a >= at_it and k == "cue" else (a, b, (k, v))
+                for a, b, (k, v) in asks_found
+            ]
+            asks_found.append((at_it, at_it + 1, ("cue", Ask.WHAT.value)))
         # The words of the clear cue phrases found here ("how long", "checklist") say which
         # kind of answer is wanted; the same words elsewhere ("rest" without "day") do not.
         cue_at = {
@@ -750,3 +761,25 @@ def _continues(analysis: Analysis) -> bool:
     I want it for strength instead")."""
     read = tuple(w.read for w in analysis.words[:3])
     return any(read[i : i + 2] == pair for pair in _CONTINUING for i in (0, 1))
+
+
+def _predicate_at(analysis: Analysis, mentions: tuple[Mention, ...]) -> int | None:
+    """Where the predicate of an identity question starts: "is <exercise> a ..." ("is the
+    reverse squat a squat variation?", "is it a compound lift?"), else None."""
+    terms = analysis.terms
+    i = 0
+    while i < len(terms) and analysis.word_at(i).read in _LEAD_IN:
+        i += 1
+    if i >= len(terms) or terms[i] not in ("is", "are"):
+        return None
+    i += 1
+    while i < len(terms) and terms[i] in DETERMINERS:
+        i += 1
+    named = next((m for m in mentions if m.start == i), None)
+    if named is not None:
+        end = named.end
+    elif i < len(terms) and terms[i] in ("it", "that", "this", "they", "those", "these"):
+        end = i + 1
+    else:
+        return None
+    return end if end < len(terms) and terms[end] in ("a", "an") else None

@@ -220,3 +220,9 @@ def test_a_continuation_is_recognised(engine: Engine) -> None:
     assert recognise(engine, "what about as strength work after my main lifts").continues
     assert recognise(engine, "and if i want it for strength instead").continues
     assert not recognise(engine, "what muscles does it work").continues
+
+
+def test_is_it_a_kind_of_thing_asks_what_it_is(engine: Engine) -> None:
+    rec = recognise(engine, "is the reverse squat actually a squat variation")
+    assert Ask.WHAT in rec.clear_asks and Ask.VARIATIONS not in rec.clear_asks
+    assert Ask.VARIATIONS in recognise(engine, "reverse squat variations").clear_asks
