@@ -2,13 +2,15 @@
 
 Layout: ``sources.yaml``, ``language.yaml``, ``exercises/*.yaml`` and ``topics/*.yaml`` (one
 record per file, named after its id). Every problem found is collected and reported together,
-each naming its file and field, so a coach can fix a broken edit in one pass.
+each naming its file and field, so a coach can fix a broken edit in one pass; a flood of them
+(a file of thousands of broken items) is cut to the first :data:`MAX_PROBLEMS`, each message to
+a line, with the count of the rest.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -17,7 +19,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from bot.errors import KnowledgeError, Problem
+from bot.errors import KnowledgeError, Problem, short_repr
 from bot.schema import ExerciseNamesFile, LanguageFile, Note, Record, SourcesFile
 from bot.text import normalise
 
@@ -26,8 +28,30 @@ ENV_VAR = "FITBOT_KNOWLEDGE"
 # both construct plain data only.
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 RECORD_DIRS = {"exercises": "exercise", "topics": "topic"}
+# Problems kept and shown; the rest are only counted ("... and 120 more").
+MAX_PROBLEMS = 100
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class _Problems:
+    """The problems found: the first :data:`MAX_PROBLEMS` kept, every one counted."""
+
+    def __init__(self) -> None:
+        self.kept: list[Problem] = []
+        self.total = 0
+
+    def append(self, problem: Problem) -> None:
+        self.total += 1
+        if len(self.kept) < MAX_PROBLEMS:
+            self.kept.append(problem)
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        for problem in problems:
+            self.append(problem)
+
+    def __bool__(self) -> bool:
+        return self.total > 0
 
 
 @dataclass(frozen=True)
@@ -60,7 +84,7 @@ def default_knowledge_dir(env: Mapping[str, str] = os.environ) -> Path:
 def load_knowledge(directory: Path | str) -> KnowledgeBase:
     """Load and validate ``directory``; raise :class:`KnowledgeError` listing every problem."""
     root = Path(directory)
-    problems: list[Problem] = []
+    problems = _Problems()
     if not root.is_dir():
         raise KnowledgeError([Problem(str(root), "", "not a directory")])
     sources = _load_model(root / "sources.yaml", SourcesFile, problems)
@@ -69,9 +93,11 @@ def load_knowledge(directory: Path | str) -> KnowledgeBase:
     names = _load_model(names_file, ExerciseNamesFile, problems) if names_file.exists() else None
     records: dict[str, Record] = {}
     files: dict[str, str] = {}
+    broken: set[str] = set()  # ids of records that did not load: not reported again as missing
     for path, kind in _record_files(root):
         record = _load_model(path, Record, problems)
         if record is None:
+            broken.add(path.stem)
             continue
         name = _rel(path)
         if record.kind != kind:
@@ -91,9 +117,9 @@ def load_knowledge(directory: Path | str) -> KnowledgeBase:
         problems.append(Problem(str(root), "", "no records in exercises/ or topics/"))
     if sources is not None and language is not None:
         articles = {a.id: a.title for a in sources.articles}
-        problems.extend(_cross_check(records, files, set(articles), language))
+        problems.extend(_cross_check(records, files, set(articles), language, broken))
     if problems or sources is None or language is None:
-        raise KnowledgeError(problems)
+        raise KnowledgeError(problems.kept, problems.total)
     return KnowledgeBase(
         directory=root,
         articles=MappingProxyType({a.id: a.title for a in sources.articles}),
@@ -104,7 +130,7 @@ def load_knowledge(directory: Path | str) -> KnowledgeBase:
 
 
 def check_knowledge(directory: Path | str) -> list[Problem]:
-    """Every problem in ``directory`` (empty when it is valid)."""
+    """The problems in ``directory`` (empty when it is valid), at most :data:`MAX_PROBLEMS`."""
     try:
         load_knowledge(directory)
     except KnowledgeError as exc:
@@ -122,7 +148,7 @@ def _record_files(root: Path) -> Iterator[tuple[Path, str]]:
             yield path, kind
 
 
-def _load_model(path: Path, model: type[M], problems: list[Problem]) -> M | None:
+def _load_model(path: Path, model: type[M], problems: _Problems) -> M | None:
     name = _rel(path) if path.parent.name in RECORD_DIRS else path.name
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
@@ -143,7 +169,7 @@ def _load_model(path: Path, model: type[M], problems: list[Problem]) -> M | None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors():
+        for err in exc.errors(include_url=False):
             problems.append(Problem(name, _field_path(err["loc"]), _message(err)))
         return None
 
@@ -165,7 +191,7 @@ def _message(err: Mapping[str, Any]) -> str:
         return "unknown field"
     if err["type"] == "missing":
         return "required field is missing"
-    return f"{err['msg']} (got {err.get('input')!r})"
+    return f"{err['msg']} (got {short_repr(err.get('input'))})"
 
 
 def _cross_check(
@@ -173,6 +199,7 @@ def _cross_check(
     files: Mapping[str, str],
     articles: set[str],
     language: LanguageFile,
+    broken: set[str],
 ) -> Iterator[Problem]:
     situations = {s.id for s in language.situations}
     claimed: dict[str, str] = {}
@@ -185,7 +212,8 @@ def _cross_check(
                 yield Problem(name, field, f"unknown article {value!r}")
         for field, ref in _references(record):
             if ref not in records:
-                yield Problem(name, field, f"no record with id {ref!r}")
+                if ref not in broken:
+                    yield Problem(name, field, f"no record with id {ref!r}")
             elif ref == rid:
                 yield Problem(name, field, "a record cannot refer to itself")
         for i, alt in enumerate(record.alternatives):

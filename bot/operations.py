@@ -68,6 +68,7 @@ FLOOD_CODE = "429"
 BLOCKED = "blocked"
 MS_PER_SECOND = 1000
 MAX_TRACKED_CHATS = 10_000
+LOGGED_PROBLEMS = 5  # of a failed reload, in its log line
 
 
 @dataclass
@@ -115,15 +116,22 @@ class KnowledgeSummary:
 
 @dataclass(frozen=True)
 class ReloadResult:
-    """The outcome of a reload: the knowledge in service after it, and any problems found."""
+    """The outcome of a reload: the knowledge in service after it, and the problems found
+    (``problems`` lists the first of them, ``total`` counts them all)."""
 
     knowledge: KnowledgeSummary
     problems: tuple[Problem, ...] = ()
+    total: int = 0
 
     @property
     def ok(self) -> bool:
         """Whether the new knowledge base is now in service."""
         return not self.problems
+
+    @property
+    def problem_count(self) -> int:
+        """How many problems were found, listed or not."""
+        return max(self.total, len(self.problems))
 
 
 class Operations(OutboxListener):
@@ -295,7 +303,7 @@ class Operations(OutboxListener):
             try:
                 engine = await asyncio.to_thread(_load_engine, self._directory)
             except KnowledgeError as exc:
-                return self._reload_failed(exc.problems)
+                return self._reload_failed(exc.problems, exc.total)
             except Exception as exc:  # whatever went wrong, the old knowledge stays in service
                 logger.exception("knowledge reload failed unexpectedly")
                 return self._reload_failed(
@@ -336,14 +344,20 @@ class Operations(OutboxListener):
         """Unanswered questions kept in the store."""
         return self._store.count_unanswered()
 
-    def _reload_failed(self, problems: tuple[Problem, ...]) -> ReloadResult:
+    def _reload_failed(self, problems: tuple[Problem, ...], total: int = 0) -> ReloadResult:
         self.metrics.reloads.labels("failed").inc()
+        result = ReloadResult(self.knowledge, problems, total)
+        shown = problems[:LOGGED_PROBLEMS]
+        more = result.problem_count - len(shown)
         logger.warning(
-            "knowledge reload from %s failed, the previous knowledge base stays in service: %s",
+            "knowledge reload from %s failed, the previous knowledge base stays in service: "
+            "%d problem(s): %s%s",
             self._directory,
-            "; ".join(map(str, problems)),
+            result.problem_count,
+            "; ".join(map(str, shown)),
+            f"; ... and {more} more (run fitbot kb check)" if more else "",
         )
-        return ReloadResult(self.knowledge, problems)
+        return result
 
     def _summary(self, engine: Engine) -> KnowledgeSummary:
         kinds = [record.kind for record in engine.kb.records.values()]
