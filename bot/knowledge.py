@@ -4,7 +4,8 @@ Layout: ``sources.yaml``, ``language.yaml``, ``exercises/*.yaml`` and ``topics/*
 record per file, named after its id). Every problem found is collected and reported together,
 each naming its file and field, so a coach can fix a broken edit in one pass; a flood of them
 (a file of thousands of broken items) is cut to the first :data:`MAX_PROBLEMS`, each message to
-a line, with the count of the rest.
+a line, with the count of the rest. Files are read within the bounds of
+:mod:`bot.knowledge_files` (regular files inside the directory, sizes, no YAML aliases).
 """
 
 from __future__ import annotations
@@ -20,13 +21,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from bot.errors import KnowledgeError, Problem, short_repr
+from bot.knowledge_files import MAX_RECORD_FILES, Reader, Unreadable, parse
 from bot.schema import ExerciseNamesFile, LanguageFile, Note, Record, SourcesFile
 from bot.text import normalise
 
 ENV_VAR = "FITBOT_KNOWLEDGE"
-# libyaml's safe loader when PyYAML was built with it (several times faster), else the pure one;
-# both construct plain data only.
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 RECORD_DIRS = {"exercises": "exercise", "topics": "topic"}
 # Problems kept and shown; the rest are only counted ("... and 120 more").
 MAX_PROBLEMS = 100
@@ -87,15 +86,20 @@ def load_knowledge(directory: Path | str) -> KnowledgeBase:
     problems = _Problems()
     if not root.is_dir():
         raise KnowledgeError([Problem(str(root), "", "not a directory")])
-    sources = _load_model(root / "sources.yaml", SourcesFile, problems)
-    language = _load_model(root / "language.yaml", LanguageFile, problems)
+    reader = Reader(root)
+    sources = _load_model(reader, root / "sources.yaml", SourcesFile, problems)
+    language = _load_model(reader, root / "language.yaml", LanguageFile, problems)
     names_file = root / "exercise-names.yaml"
-    names = _load_model(names_file, ExerciseNamesFile, problems) if names_file.exists() else None
+    names = (
+        _load_model(reader, names_file, ExerciseNamesFile, problems)
+        if names_file.exists()
+        else None
+    )
     records: dict[str, Record] = {}
     files: dict[str, str] = {}
     broken: set[str] = set()  # ids of records that did not load: not reported again as missing
-    for path, kind in _record_files(root):
-        record = _load_model(path, Record, problems)
+    for path, kind in _record_files(reader, root, problems):
+        record = _load_model(reader, path, Record, problems)
         if record is None:
             broken.add(path.stem)
             continue
@@ -142,26 +146,34 @@ def _rel(path: Path) -> str:
     return f"{path.parent.name}/{path.name}"
 
 
-def _record_files(root: Path) -> Iterator[tuple[Path, str]]:
+def _record_files(reader: Reader, root: Path, problems: _Problems) -> Iterator[tuple[Path, str]]:
     for folder, kind in RECORD_DIRS.items():
-        for path in sorted((root / folder).glob("*.y*ml")):
+        paths, more = reader.record_files(root / folder)
+        if more:
+            problems.append(
+                Problem(f"{folder}/", "", f"more than {MAX_RECORD_FILES} files; the rest skipped")
+            )
+        for path in paths:
             yield path, kind
 
 
-def _load_model(path: Path, model: type[M], problems: _Problems) -> M | None:
+def _load_model(reader: Reader, path: Path, model: type[M], problems: _Problems) -> M | None:
     name = _rel(path) if path.parent.name in RECORD_DIRS else path.name
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+        data = parse(reader.read(path))
     except FileNotFoundError:
         problems.append(Problem(name, "", "file is missing"))
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(name, "", f"cannot be read: {exc}"))
+    except Unreadable as exc:
+        problems.append(Problem(name, "", str(exc)))
         return None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problems.append(Problem(name, "", f"invalid YAML{where}: {getattr(exc, 'problem', exc)}"))
+        return None
+    except (ValueError, RecursionError) as exc:  # e.g. a date 2024-13-45, a 5,000-digit number
+        problems.append(Problem(name, "", f"invalid YAML value: {exc}"))
         return None
     if not isinstance(data, dict):
         problems.append(Problem(name, "", "must be a mapping of fields"))

@@ -1,6 +1,6 @@
-"""A careless or hostile knowledge directory (issue 12, items 1 and 4): checked within seconds
-and a few hundred MB, every problem one bounded line, and a /reload of it one message to the
-admin.
+"""A careless or hostile knowledge directory (issue 12, items 1, 3 and 4, and the duplicate
+YAML keys of its smaller list): checked within seconds and a few hundred MB, every
+problem one bounded line, and a /reload of it one message to the admin.
 
 ``fitbot kb check`` runs as a process with a time limit and a cap on its address space, so a
 regression shows as a failed test, not a hung or swapping machine.
@@ -25,6 +25,7 @@ import yaml
 
 from bot.errors import MAX_MESSAGE_CHARS, MAX_WHERE_CHARS
 from bot.knowledge import MAX_PROBLEMS, check_knowledge, default_knowledge_dir
+from bot.knowledge_files import MAX_FILE_BYTES
 from bot.schema import MAX_NAME_CHARS, MAX_QUESTION_CHARS
 from tests.fake_bot_api import FakeBotApi
 from tests.harness import running, settings_for
@@ -36,6 +37,18 @@ ADDRESS_SPACE = 1536 << 20  # bytes: a runaway process fails instead of taking t
 MAX_RSS_MB = 300
 MAX_OUTPUT_BYTES = 64 * 1024
 REVERSE = "exercises/reverse-squat.yaml"
+# The YAML "billion laughs": 462 bytes that expand to 10^9 strings through aliases.
+ALIAS_BOMB = """\
+lol: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+lol2: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+lol3: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+lol4: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+lol5: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+lol6: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+lol7: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+lol8: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+lol9: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -141,7 +154,93 @@ def test_a_name_alias_or_question_longer_than_a_reply_allows_is_a_problem(
     assert len(str(problem)) < 200  # the value is quoted in part, not whole
 
 
+# -- item 3: files that are not files ---------------------------------------------------------
+
+
+def test_a_fifo_a_device_and_links_out_of_the_directory_are_refused_not_waited_on(
+    kb_dir: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere.yaml"
+    shutil.copy(kb_dir / REVERSE, outside)
+    exercises = kb_dir / "exercises"
+    os.mkfifo(exercises / "fifo.yaml")
+    (exercises / "zero.yaml").symlink_to("/dev/zero")
+    (exercises / "outside.yaml").symlink_to(outside)
+    (exercises / "folder.yaml").mkdir()
+    (exercises / "loop.yaml").symlink_to(exercises / "loop.yaml")
+    (kb_dir / "exercise-names.yaml").unlink()
+    (kb_dir / "exercise-names.yaml").symlink_to("/dev/zero")
+    # A link that stays inside the directory (as a ConfigMap mount makes them) is fine.
+    (kb_dir / "data").mkdir()
+    shutil.move(kb_dir / "sources.yaml", kb_dir / "data" / "sources.yaml")
+    (kb_dir / "sources.yaml").symlink_to(Path("data") / "sources.yaml")
+
+    check = kb_check(kb_dir)
+
+    assert_bounded(check)
+    found = "\n".join(check.problems)
+    assert "exercises/fifo.yaml: is not a regular file" in found
+    assert "exercises/folder.yaml: is not a regular file" in found
+    assert "exercises/zero.yaml: is a link to a file outside the knowledge directory" in found
+    assert "exercises/outside.yaml: is a link to a file outside the knowledge directory" in found
+    assert "exercises/loop.yaml: cannot be read" in found
+    assert "exercise-names.yaml: is a link to a file outside" in found
+    assert "sources.yaml" not in found
+    assert len(check.problems) == 6, found
+
+
+def test_files_over_the_size_limit_are_refused_before_they_are_read(kb_dir: Path) -> None:
+    big = kb_dir / "exercises" / "big.yaml"
+    with big.open("wb") as file:  # 50 MB, sparse: nothing but its size costs anything
+        file.truncate(50 << 20)
+    just_over = kb_dir / "topics" / "just-over.yaml"
+    just_over.write_text("id: just-over\n#" + "x" * MAX_FILE_BYTES + "\n")
+
+    check = kb_check(kb_dir)
+
+    assert_bounded(check)
+    assert check.problems == [
+        f"exercises/big.yaml: is larger than {MAX_FILE_BYTES:,} bytes; refused",
+        f"topics/just-over.yaml: is larger than {MAX_FILE_BYTES:,} bytes; refused",
+    ]
+
+
+async def test_a_reload_meeting_a_fifo_answers_and_the_next_reload_does_too(
+    fake_api: FakeBotApi, engine: Any, tmp_path: Path, kb_dir: Path
+) -> None:
+    settings = settings_for(
+        fake_api, tmp_path / "state.sqlite3", knowledge=kb_dir, admins=frozenset({ADMIN})
+    )
+    async with running(fake_api, engine, settings):
+        os.mkfifo(kb_dir / "exercises" / "fifo.yaml")
+        fake_api.push_command(ADMIN, "reload")
+        (first,) = await fake_api.wait_sent(ADMIN, 1, TIMEOUT)
+        (kb_dir / "exercises" / "fifo.yaml").unlink()
+        fake_api.push_command(ADMIN, "reload")
+        _, second = await fake_api.wait_sent(ADMIN, 2, TIMEOUT)
+
+    assert first["text"].startswith("Reload failed: 1 problem(s)")
+    assert "exercises/fifo.yaml: is not a regular file" in first["text"]
+    assert second["text"].startswith("Reloaded the knowledge base")
+
+
 # -- item 4: floods -----------------------------------------------------------------------
+
+
+def test_an_alias_bomb_is_refused_at_once(kb_dir: Path) -> None:
+    (kb_dir / REVERSE).write_text(
+        (kb_dir / REVERSE).read_text() + ALIAS_BOMB.replace("lol", "bomb")
+    )
+
+    check = kb_check(kb_dir)
+
+    assert_bounded(check)
+    (problem,) = check.problems
+    assert re.fullmatch(
+        rf"{REVERSE}: invalid YAML at line \d+, column \d+: aliases \(\*name\) are not allowed "
+        r"in knowledge files; write the value out",
+        problem,
+    )
 
 
 def test_thousands_of_problems_are_cut_to_a_bounded_list_with_a_count(kb_dir: Path) -> None:
@@ -176,3 +275,19 @@ async def test_a_reload_of_a_broken_base_sends_the_admin_one_message(
     assert report["text"].startswith("Reload failed: ")
     assert re.search(r"\u2026 and \d+ more \(run fitbot kb check\)$", report["text"])
     assert stats["text"].startswith("Uptime")
+
+
+# -- smaller: YAML that says one thing twice ----------------------------------------------
+
+
+def test_a_key_given_twice_is_a_problem_not_the_last_one_winning(kb_dir: Path) -> None:
+    path = kb_dir / REVERSE
+    path.write_text(path.read_text() + "name: Something else\n")
+
+    (problem,) = check_knowledge(kb_dir)
+
+    assert problem.file == REVERSE
+    assert re.fullmatch(
+        r"invalid YAML at line \d+, column 1: duplicate key 'name' \(first given at line 3\)",
+        problem.message,
+    ), problem
