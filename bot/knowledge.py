@@ -95,8 +95,7 @@ def load_knowledge(directory: Path | str) -> KnowledgeBase:
         if names_file.exists()
         else None
     )
-    records: dict[str, Record] = {}
-    files: dict[str, str] = {}
+    loaded: list[tuple[str, str, Record]] = []
     broken: set[str] = set()  # ids of records that did not load: not reported again as missing
     for path, kind in _record_files(reader, root, problems):
         record = _load_model(reader, path, Record, problems)
@@ -110,13 +109,8 @@ def load_knowledge(directory: Path | str) -> KnowledgeBase:
             )
         if record.id != path.stem:
             problems.append(Problem(name, "id", f"{record.id!r} does not match the file name"))
-        if record.id in records:
-            problems.append(
-                Problem(name, "id", f"{record.id!r} is already used by {files[record.id]}")
-            )
-            continue
-        records[record.id] = record
-        files[record.id] = name
+        loaded.append((name, path.stem, record))
+    records, files = _by_id(loaded, problems)
     if not records and not problems:
         problems.append(Problem(str(root), "", "no records in exercises/ or topics/"))
     if sources is not None and language is not None:
@@ -131,6 +125,28 @@ def load_knowledge(directory: Path | str) -> KnowledgeBase:
         language=language,
         exercise_names=names.names if names is not None else (),
     )
+
+
+def _by_id(
+    loaded: list[tuple[str, str, Record]], problems: _Problems
+) -> tuple[dict[str, Record], dict[str, str]]:
+    """Records by id, in file order. A record whose id is not its file name never takes the id
+    from the file that is named after it: the duplicate is blamed on the newcomer."""
+    owners: dict[str, str] = {}
+    for name, stem, record in loaded:
+        if record.id == stem:
+            owners.setdefault(record.id, name)
+    records: dict[str, Record] = {}
+    files: dict[str, str] = {}
+    for name, _, record in loaded:
+        owner = owners.setdefault(record.id, name)
+        if owner != name or record.id in records:
+            first = owner if owner != name else files[record.id]
+            problems.append(Problem(name, "id", f"{record.id!r} is already used by {first}"))
+            continue
+        records[record.id] = record
+        files[record.id] = name
+    return records, files
 
 
 def check_knowledge(directory: Path | str) -> list[Problem]:

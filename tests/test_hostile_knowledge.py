@@ -1,5 +1,5 @@
-"""A careless or hostile knowledge directory (issue 12, items 1, 3 and 4, and the duplicate
-YAML keys of its smaller list): checked within seconds and a few hundred MB, every
+"""A careless or hostile knowledge directory (issue 12, items 1, 3 and 4, and the YAML and
+duplicate-id items of its smaller list): checked within seconds and a few hundred MB, every
 problem one bounded line, and a /reload of it one message to the admin.
 
 ``fitbot kb check`` runs as a process with a time limit and a cap on its address space, so a
@@ -277,7 +277,7 @@ async def test_a_reload_of_a_broken_base_sends_the_admin_one_message(
     assert stats["text"].startswith("Uptime")
 
 
-# -- smaller: YAML that says one thing twice ----------------------------------------------
+# -- smaller: YAML that says one thing twice, a duplicate id -------------------------------
 
 
 def test_a_key_given_twice_is_a_problem_not_the_last_one_winning(kb_dir: Path) -> None:
@@ -291,3 +291,15 @@ def test_a_key_given_twice_is_a_problem_not_the_last_one_winning(kb_dir: Path) -
         r"invalid YAML at line \d+, column 1: duplicate key 'name' \(first given at line 3\)",
         problem.message,
     ), problem
+
+
+@pytest.mark.parametrize("copy", ["a-copy.yaml", "z-copy.yaml"])
+def test_a_duplicate_id_is_blamed_on_the_new_file(kb_dir: Path, copy: str) -> None:
+    shutil.copy(kb_dir / REVERSE, kb_dir / "exercises" / copy)
+
+    found = [str(p) for p in check_knowledge(kb_dir)]
+
+    assert sorted(found) == [
+        f"exercises/{copy}: id: 'reverse-squat' does not match the file name",
+        f"exercises/{copy}: id: 'reverse-squat' is already used by {REVERSE}",
+    ]
