@@ -17,9 +17,11 @@ the knowledge base validates; an answer under way finishes on the engine it star
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import gc
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -69,6 +71,9 @@ BLOCKED = "blocked"
 MS_PER_SECOND = 1000
 MAX_TRACKED_CHATS = 10_000
 LOGGED_PROBLEMS = 5  # of a failed reload, in its log line
+# A reload reads at most a few MiB (bot.knowledge_files): seconds. This bounds the wait on a
+# file system that hangs (a lost network mount); the reload lock is never held longer.
+RELOAD_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass
@@ -160,6 +165,7 @@ class Operations(OutboxListener):
         self._store = store
         self._on_engine = on_engine
         self._reloading = asyncio.Lock()
+        self._loader: threading.Thread | None = None
         self._background: set[asyncio.Task[ReloadResult]] = set()
         self._blocked: set[int] = set()
         self._outbox: Outbox | None = None
@@ -298,10 +304,21 @@ class Operations(OutboxListener):
 
     async def reload(self) -> ReloadResult:
         """Re-read and validate the knowledge base off the event loop; swap the engine in only
-        if it loads. One reload at a time."""
+        if it loads. One reload at a time, and none waits for longer than
+        :data:`RELOAD_TIMEOUT_SECONDS` (nor holds up another, nor a shutdown, longer)."""
         async with self._reloading:
+            where = str(self._directory)
+            if self._loader is not None and self._loader.is_alive():
+                return self._reload_failed(
+                    (Problem(where, "", "the reload before is still reading it; try later"),)
+                )
             try:
-                engine = await asyncio.to_thread(_load_engine, self._directory)
+                async with asyncio.timeout(RELOAD_TIMEOUT_SECONDS):
+                    engine = await self._load_in_daemon_thread()
+            except TimeoutError:
+                return self._reload_failed(
+                    (Problem(where, "", f"reading it took over {RELOAD_TIMEOUT_SECONDS:g} s"),)
+                )
             except KnowledgeError as exc:
                 return self._reload_failed(exc.problems, exc.total)
             except Exception as exc:  # whatever went wrong, the old knowledge stays in service
@@ -324,6 +341,33 @@ class Operations(OutboxListener):
                 self.knowledge.topics,
             )
             return ReloadResult(self.knowledge)
+
+    async def _load_in_daemon_thread(self) -> Engine:
+        """:func:`_load_engine` in a daemon thread of its own: unlike the default executor's
+        threads, which the interpreter joins at exit, it never keeps a SIGTERM waiting."""
+        loop = asyncio.get_running_loop()
+        outcome: asyncio.Future[Engine] = loop.create_future()
+
+        def settle(engine: Engine | None, error: BaseException | None) -> None:
+            if outcome.done():
+                return  # the reload gave up waiting
+            if error is not None:
+                outcome.set_exception(error)
+            else:
+                outcome.set_result(engine)  # type: ignore[arg-type]
+
+        def work() -> None:
+            engine, error = None, None
+            try:
+                engine = _load_engine(self._directory)
+            except BaseException as exc:  # handed to the waiting coroutine
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+                loop.call_soon_threadsafe(settle, engine, error)
+
+        self._loader = threading.Thread(target=work, name="fitbot:reload", daemon=True)
+        self._loader.start()
+        return await outcome
 
     def reload_soon(self) -> None:
         """Start a reload in the background (the SIGHUP handler); its result is logged."""
