@@ -24,7 +24,7 @@ import pytest
 from bot import operations
 from bot.engine import Engine
 from tests.fake_bot_api import FakeBotApi
-from tests.harness import running, settings_for
+from tests.harness import free_port, running, settings_for
 
 TIMEOUT = 10.0
 START_TIMEOUT = 20.0
@@ -86,6 +86,45 @@ async def until(condition: Any, timeout: float = TIMEOUT) -> None:
 
 
 # -- signals ---------------------------------------------------------------------------------
+
+HANG_UP_WHILE_STARTING = """
+import os, signal, sys
+import bot.cli, bot.telegram.app
+
+def hang_up_first(real):
+    def wrapper(*args):
+        os.kill(os.getpid(), signal.SIGHUP)
+        return real(*args)
+    return wrapper
+
+# SIGHUP while the parser imports the subcommands, and again while the knowledge base loads.
+bot.cli.build_parser = hang_up_first(bot.cli.build_parser)
+bot.telegram.app.load_knowledge = hang_up_first(bot.telegram.app.load_knowledge)
+sys.exit(bot.cli.main(["run"]))
+"""
+
+
+async def test_sighup_while_starting_is_a_reload_once_running_not_the_end(
+    fake_api: FakeBotApi, tmp_path: Path
+) -> None:
+    port = free_port()
+    script = HANG_UP_WHILE_STARTING
+    async with bot_script(fake_api, tmp_path, script, FITBOT_METRICS_PORT=str(port)) as process:
+        await fake_api.wait_for(
+            lambda: bool(fake_api.commands) or process.returncode is not None, START_TIMEOUT
+        )
+        assert process.returncode is None, "SIGHUP ended the process"
+        for _ in range(int(TIMEOUT / 0.05)):
+            if 'result="ok"} 1.0' in (await http_get(port, "/metrics"))[1]:
+                break
+            await asyncio.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT)
+
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    assert log.count("knowledge reloaded from") == 1, log
+
 
 SLOW_RELOAD = """
 import sys, time

@@ -52,6 +52,7 @@ from bot.operations import (
     start_metrics_server,
 )
 from bot.settings import Settings
+from bot.signals import defer_hangup, hangup_pending
 from bot.state.store import Store
 from bot.telegram.delivery import Outbox, RetryPolicy
 from bot.telegram.handlers import COMMANDS, Coach, FitbotApp, FloodGate
@@ -360,7 +361,9 @@ def configure_logging(settings: Settings) -> None:
 
 def run(settings: Settings) -> int:
     """``fitbot run``: serve until SIGTERM/SIGINT. 0 after a clean stop, 1 if it cannot start
-    or receiving dies, 2 for bad configuration."""
+    or receiving dies, 2 for bad configuration. A SIGHUP while it starts is a reload once it
+    runs, never the end of the process."""
+    defer_hangup()
     configure_logging(settings)
     try:
         settings.require_token()
@@ -391,4 +394,6 @@ async def _serve_until_signalled(application: FitbotApp, settings: Settings) -> 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     loop.add_signal_handler(signal.SIGHUP, operations_of(application).reload_soon)
+    if hangup_pending():
+        operations_of(application).reload_soon()
     await serve(application, settings, stop)
