@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator
@@ -187,3 +188,66 @@ async def test_a_reload_that_hangs_is_given_up_and_the_next_one_answers(
     assert "reading it took over 0.5 s" in gave_up["text"]
     assert "the reload before is still reading it" in still["text"]
     assert reloaded["text"].startswith("Reloaded the knowledge base")
+
+
+# -- item 8: settings that would leak -----------------------------------------------------
+
+TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789_-"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        pytest.param({"TELEGRAM_BASE_URL": f"ftp://api.example/bot{TOKEN}"}, id="ftp"),
+        pytest.param({"TELEGRAM_BASE_URL": f"api.telegram.org/bot{TOKEN}"}, id="no-scheme"),
+        pytest.param({"TELEGRAM_BASE_URL": f"bot{TOKEN}"}, id="only-the-token"),
+        pytest.param({"TELEGRAM_BASE_URL": "http://[::1/bot"}, id="broken-ipv6"),
+        pytest.param({"TELEGRAM_BASE_URL": "http://127.0.0.1:99999/bot"}, id="port-too-big"),
+        pytest.param({"TELEGRAM_BASE_URL": "http://127.0.0.1:0/bot"}, id="port-zero"),
+        pytest.param({"TELEGRAM_BASE_URL": "http://user:pa55word@exa mple/bot"}, id="space"),
+        pytest.param(
+            {"FITBOT_WEBHOOK_URL": f"https://bot.example:70000/{TOKEN}"}, id="webhook-port"
+        ),
+        pytest.param({"FITBOT_WEBHOOK_LISTEN": "0.0.0.0:8443"}, id="listen-with-port"),
+        pytest.param({"FITBOT_METRICS_PORT": "99999"}, id="metrics-port"),
+        pytest.param({"HTTPS_PROXY": "http://user:pa55word@[::1"}, id="proxy"),
+    ],
+)
+def test_a_malformed_setting_is_one_line_exit_2_and_shows_no_secret(env: dict[str, str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run"],
+        env={**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, **env},
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+        check=False,
+    )
+
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("fitbot: "), done.stderr
+    assert (env.keys() & set(done.stderr.split())) or "proxy" in done.stderr
+    for secret in (TOKEN.partition(":")[2], "pa55word"):
+        assert secret not in done.stderr
+
+
+def test_telegram_unreachable_at_start_is_one_error_line_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run"],
+        env={
+            **os.environ,
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_BASE_URL": f"http://127.0.0.1:{free_port()}/bot",
+            "FITBOT_STATE": str(tmp_path / "state.sqlite3"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+        check=False,
+    )
+
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if "level=error" in line]
+    assert len(errors) == 1 and "could not start" in errors[0], done.stderr
+    assert "Traceback" not in done.stderr

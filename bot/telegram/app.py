@@ -229,6 +229,9 @@ async def serve(application: FitbotApp, settings: Settings, stop: asyncio.Event)
         if application.post_shutdown is not None:
             await application.post_shutdown(application)
         await stop_metrics()
+        # When initialising failed (Telegram unreachable), PTB never shut its clients down.
+        for request in (parts.updates_request, application.bot.request):
+            await request.shutdown()  # idempotent
 
 
 async def _until_stopped(
