@@ -38,7 +38,7 @@ from bot.answers import Answer
 from bot.engine import Engine
 from bot.errors import KnowledgeError, Problem
 from bot.knowledge import load_knowledge
-from bot.logs import STRUCTURED, ChatHasher, logfmt
+from bot.logs import STRUCTURED, chat_hasher, logfmt
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.state.store import PendingReply, Store, UnansweredQuestion
@@ -157,7 +157,7 @@ class Operations(OutboxListener):
         self.receiving = receiving
         self.started = clock()
         salt = settings.log_salt
-        hasher = ChatHasher(salt.reveal().encode()) if salt else ChatHasher()
+        hasher = chat_hasher(salt.reveal().encode() if salt else None)
         # One chat's updates come in runs: hash each chat once, not on every log line.
         self.hash_chat = functools.lru_cache(maxsize=MAX_TRACKED_CHATS)(hasher)
         self._clock = clock

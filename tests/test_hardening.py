@@ -9,6 +9,8 @@ one signal at a chosen moment, and every wait is bounded.
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import os
 import signal
 import subprocess
@@ -21,9 +23,11 @@ from typing import Any
 
 import aiohttp
 import pytest
+from telegram import Update
 
 from bot import operations
 from bot.engine import Engine
+from bot.logs import STRUCTURED, ChatHasher, LogfmtFormatter, RepeatFilter, guard
 from tests.fake_bot_api import FakeBotApi
 from tests.harness import free_port, running, settings_for
 
@@ -251,3 +255,143 @@ def test_telegram_unreachable_at_start_is_one_error_line_without_a_traceback(
     errors = [line for line in done.stderr.splitlines() if "level=error" in line]
     assert len(errors) == 1 and "could not start" in errors[0], done.stderr
     assert "Traceback" not in done.stderr
+
+
+# -- items 9 and 10: what the logs may show ---------------------------------------------------
+
+RUN = "import sys, bot.cli\nsys.exit(bot.cli.main(['run']))"
+CHAT = 987_654_321
+QUESTION = "how do I do a reverse squat?"
+
+
+def private_message(chat: int, text: str) -> dict[str, Any]:
+    person = {"id": chat, "first_name": "Zebulon", "last_name": "Quill", "username": "zeb_lifts"}
+    return {
+        "message_id": 1,
+        "date": 0,
+        "chat": {**person, "type": "private"},
+        "from": {**person, "is_bot": False},
+        "text": text,
+    }
+
+
+async def test_no_secret_reaches_the_log_at_debug_in_webhook_mode_with_a_generated_secret(
+    fake_api: FakeBotApi, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        "TELEGRAM_BASE_URL": fake_api.base_url.replace("://", "://fitbot:pa55w0rd@"),
+        "FITBOT_WEBHOOK_URL": f"http://127.0.0.1:{port}/hook",
+        "FITBOT_WEBHOOK_PORT": str(port),
+        "FITBOT_LOG_LEVEL": "DEBUG",
+        "FITBOT_LOG_SALT": "s4lt-of-the-logs",
+    }
+    async with bot_script(fake_api, tmp_path, RUN, **env) as process:
+        await fake_api.wait_for(lambda: fake_api.webhook is not None, START_TIMEOUT)
+        assert fake_api.webhook is not None
+        secret = fake_api.webhook["secret_token"]
+        assert await fake_api.post_webhook_update({"message": private_message(CHAT, QUESTION)})
+        await fake_api.wait_sent(CHAT, 1, TIMEOUT)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT)
+
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    assert "Calling Bot API endpoint `setWebhook` with parameters" in log
+    assert "Set Bot API URL: http://fitbot:***@127.0.0.1" in log
+    for never in (secret, fake_api.token.partition(":")[2], "pa55w0rd", "s4lt-of-the-logs"):
+        assert never not in log
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "INFO"])
+async def test_no_chat_id_reaches_the_log_and_names_and_texts_only_at_debug(
+    fake_api: FakeBotApi, tmp_path: Path, level: str
+) -> None:
+    async with bot_script(fake_api, tmp_path, RUN, FITBOT_LOG_LEVEL=level) as process:
+        await fake_api.wait_for(lambda: bool(fake_api.commands), START_TIMEOUT)
+        fake_api.push_raw({"message": private_message(CHAT, QUESTION)})
+        fake_api.push_raw({"message": {"message_id": 2, "text": "Zebulon's unreadable one"}})
+        await fake_api.wait_sent(CHAT, 1, TIMEOUT)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT)
+
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    for never in (str(CHAT), "Zebulon", "Quill", "zeb_lifts"):
+        assert never not in log
+    if level == "DEBUG":  # PTB's own lines are there, with the text, the ids hashed
+        assert "Calling Bot API endpoint `sendMessage`" in log
+        assert "Processing update" in log and QUESTION in log
+    else:
+        assert "reverse squat" not in log
+
+
+def guarded(*records: logging.LogRecord) -> str:
+    """What the stderr handler ``fitbot run`` configures writes for ``records``."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(LogfmtFormatter())
+    guard(handler, ChatHasher(b"key"), [TOKEN])
+    for record in records:
+        handler.handle(record)
+    return stream.getvalue()
+
+
+def record(name: str, level: int, msg: str, *args: object) -> logging.LogRecord:
+    return logging.LogRecord(name, level, __file__, 1, msg, args, None)
+
+
+def parsed(update: dict[str, Any]) -> Update:
+    return Update.de_json(update, None)
+
+
+def test_third_party_lines_that_dump_updates_keep_ids_names_and_texts_out() -> None:
+    update = {"update_id": 7, "message": private_message(CHAT, QUESTION)}
+    request = {"chat_id": CHAT, "text": QUESTION, "reply_parameters": {"chat_id": str(CHAT)}}
+    migrated = "Group migrated to supergroup. New chat id: -100%s"
+    shown = guarded(
+        record("telegram.Bot", logging.CRITICAL, "Error while parsing updates! %r", [update]),
+        record("telegram.ext.Application", logging.INFO, "Processing update %s", parsed(update)),
+        record("telegram.ext.ExtBot", logging.WARNING, "Calling `sendMessage` %s", request),
+        record("bot.operations", logging.WARNING, f"reply not delivered ({migrated})", CHAT),
+        record("aiohttp.client", logging.ERROR, "bad url https://api/bot%s/getMe", TOKEN),
+    )
+
+    assert shown.count("\n") == 5
+    assert ChatHasher(b"key")(CHAT) in shown
+    for never in (str(CHAT), "Zebulon", "zeb_lifts", "reverse squat", TOKEN.partition(":")[2]):
+        assert never not in shown
+
+
+def test_at_debug_third_party_lines_keep_texts_but_not_ids_or_names() -> None:
+    request = {"chat_id": CHAT, "text": QUESTION}
+    update = {"update_id": 7, "message": private_message(CHAT, QUESTION)}
+    shown = guarded(
+        record("telegram.Bot", logging.DEBUG, "Calling `sendMessage` %s", request),
+        record("telegram.ext.Application", logging.DEBUG, "Processing update %s", parsed(update)),
+    )
+
+    assert shown.count(QUESTION) == 2 and ChatHasher(b"key")(CHAT) in shown
+    for never in (str(CHAT), "Zebulon", "zeb_lifts"):
+        assert never not in shown
+
+
+def test_a_line_repeated_many_times_is_written_a_few_times_then_counted() -> None:
+    now = [0.0]
+    repeat = RepeatFilter(burst=3, window=60.0, clock=lambda: now[0])
+
+    def line(msg: str = "socket.accept() out of system resource") -> logging.LogRecord:
+        return record("asyncio", logging.ERROR, msg)
+
+    written = [repeat.filter(line()) for _ in range(1000)]
+    other = repeat.filter(line("something else"))
+    update = record("bot.operations", logging.INFO, "update %s", "type=message")
+    setattr(update, STRUCTURED, True)
+    updates = [repeat.filter(update) for _ in range(10)]
+    now[0] = 61.0
+    after = line()
+
+    assert written == [True] * 3 + [False] * 997
+    assert other and all(updates)
+    assert repeat.filter(after)
+    assert " repeated=997" in guarded(after)

@@ -21,17 +21,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import html
 import logging
 import os
-import re
 import secrets
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from aiohttp import web
 from telegram.error import TelegramError
@@ -42,7 +40,8 @@ from bot.clock import SYSTEM_CLOCK, Clock
 from bot.engine import Engine
 from bot.errors import ConfigError, KnowledgeError
 from bot.knowledge import load_knowledge
-from bot.logs import LogfmtFormatter
+from bot.logs import LogfmtFormatter, chat_hasher, guard, redact_everywhere
+from bot.logs import RedactingFilter as RedactingFilter  # where it used to live
 from bot.operations import (
     OPERATIONS_KEY,
     ObservedProcessor,
@@ -139,7 +138,8 @@ def build_application(
     # constructor reads the deprecated int form and warns on every 429.
     os.environ.setdefault(PTB_TIMEDELTA, "1")
     token = settings.require_token().reveal()
-    _redact_bot_loggers(token)
+    # PTB's Bot logs its URL (token included) at DEBUG from its constructor.
+    redact_everywhere([token, *secrets_of(settings)], PTB_BOT_LOGGERS)
     proxy = proxy_from_environment(settings.base_url)
     gate = FloodGate(settings.flood_rate, settings.flood_burst) if settings.flood_rate else None
     receiving = ReceiveStatus(clock, receive_stale_after)
@@ -281,6 +281,7 @@ async def _start_receiving(
         if settings.webhook_secret
         else secrets.token_urlsafe(WEBHOOK_SECRET_BYTES)
     )
+    redact_everywhere([secret], PTB_BOT_LOGGERS)  # set_webhook's DEBUG line carries it
     web_app = web.Application()
     add_health_routes(web_app, application)
     web_app.router.add_post(
@@ -306,60 +307,32 @@ async def _start_receiving(
     return _Receiver(None, stop)
 
 
-class RedactingFilter(logging.Filter):
-    """Replaces secrets in every log record (message, arguments, traceback) with ``***``."""
-
-    def __init__(self, secrets_: Iterable[str]) -> None:
-        super().__init__()
-        self.secrets = frozenset(s for s in secrets_ if s)
-        forms = {form for s in self.secrets for form in (s, quote(s, safe=""), html.escape(s))}
-        longest_first = sorted(forms, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, longest_first))) if forms else None
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Redact in place; never drops a record."""
-        if self._pattern is None:
-            return True
-        with contextlib.suppress(Exception):  # a broken record must still be logged
-            message = record.getMessage()
-            if self._pattern.search(message):
-                record.msg, record.args = self._pattern.sub("***", message), None
-            if record.exc_info and not record.exc_text:
-                record.exc_text = logging.Formatter().formatException(record.exc_info)
-            if record.exc_text:
-                record.exc_text = self._pattern.sub("***", record.exc_text)
-            if record.stack_info:
-                record.stack_info = self._pattern.sub("***", record.stack_info)
-        return True
-
-
-def _redact_bot_loggers(token: str) -> None:
-    """Guard the loggers of PTB's Bot, whose constructor logs its URL (token included) at DEBUG.
-
-    A filter on a logger acts before any handler sees the record, including handlers that
-    :func:`configure_logging` never touched.
-    """
-    for name in PTB_BOT_LOGGERS:
-        bot_logger = logging.getLogger(name)
-        if not any(
-            isinstance(f, RedactingFilter) and token in f.secrets for f in bot_logger.filters
-        ):
-            bot_logger.addFilter(RedactingFilter([token]))
-
-
 def configure_logging(settings: Settings) -> None:
-    """Log logfmt lines to stderr at the configured level, with every secret redacted."""
+    """Log logfmt lines to stderr at the configured level, every logger's records guarded
+    (:func:`~bot.logs.guard`: chat ids hashed, texts only at DEBUG, secrets redacted, floods of
+    one line held back)."""
     stderr = logging.StreamHandler()
     stderr.setFormatter(LogfmtFormatter())
     logging.basicConfig(level=settings.log_level_number, handlers=[stderr])
     # httpx logs request URLs, which contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    redact = RedactingFilter(
-        s.reveal() for s in (settings.token, settings.webhook_secret) if s is not None
-    )
+    salt = settings.log_salt.reveal().encode() if settings.log_salt else None
     for handler in logging.getLogger().handlers:
-        handler.addFilter(redact)
+        guard(handler, chat_hasher(salt), secrets_of(settings))
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """What must never be logged: the token, the webhook secret, the log salt, and any
+    password in the Bot API, webhook or proxy URL."""
+    found = [s.reveal() for s in (settings.token, settings.webhook_secret, settings.log_salt) if s]
+    urls = (settings.base_url, settings.webhook_url, proxy_from_environment(settings.base_url))
+    for url in urls:
+        with contextlib.suppress(ValueError):
+            password = urlsplit(url).password if url else None
+            if password:
+                found += [password, unquote(password)]
+    return found
 
 
 def run(settings: Settings) -> int:
