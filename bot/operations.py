@@ -43,7 +43,7 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.state.store import PendingReply, Store, UnansweredQuestion
 from bot.telegram.delivery import Attempt, Delivery, Outbox, OutboxListener
-from bot.telegram.receiving import ReceiveStatus
+from bot.telegram.receiving import ReceiveStatus, http_runner
 
 logger = logging.getLogger(__name__)
 
@@ -517,7 +517,7 @@ async def start_metrics_server(
         return _nothing
     web_app = web.Application()
     add_health_routes(web_app, application)
-    runner = web.AppRunner(web_app, access_log=None)
+    runner = http_runner(web_app)
     await runner.setup()
     try:
         await web.TCPSite(runner, settings.metrics_listen, settings.metrics_port).start()

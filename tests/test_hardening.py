@@ -12,6 +12,7 @@ import asyncio
 import io
 import logging
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -28,6 +29,8 @@ from telegram import Update
 from bot import operations
 from bot.engine import Engine
 from bot.logs import STRUCTURED, ChatHasher, LogfmtFormatter, RepeatFilter, guard
+from bot.settings import Secret
+from bot.telegram import receiving
 from tests.fake_bot_api import FakeBotApi
 from tests.harness import free_port, running, settings_for
 
@@ -395,3 +398,160 @@ def test_a_line_repeated_many_times_is_written_a_few_times_then_counted() -> Non
     assert other and all(updates)
     assert repeat.filter(after)
     assert " repeated=997" in guarded(after)
+
+
+# -- items 5 and 6: webhook clients ---------------------------------------------------------
+
+HOOK_SECRET = "hook-secret_1"
+
+
+@asynccontextmanager
+async def webhook_bot(
+    api: FakeBotApi, engine: Engine, tmp_path: Path, path: str = "/hook"
+) -> AsyncIterator[int]:
+    """The bot in webhook mode on a free port of 127.0.0.1 (yielded) at ``path``."""
+    port = free_port()
+    settings = settings_for(
+        api,
+        tmp_path / "state.sqlite3",
+        webhook_url=f"http://127.0.0.1:{port}{path}",
+        listen="127.0.0.1",
+        port=port,
+        webhook_secret=Secret(HOOK_SECRET),
+    )
+    async with running(api, engine, settings):
+        yield port
+
+
+@pytest.mark.parametrize("path", ["/tg%20hook", "/%D0%B1%D0%BE%D1%82/hook", "/a%2Fb", "/hook"])
+async def test_a_percent_encoded_webhook_path_receives_updates(
+    fake_api: FakeBotApi, engine: Engine, tmp_path: Path, path: str
+) -> None:
+    async with webhook_bot(fake_api, engine, tmp_path, path) as port:
+        status = await fake_api.post_webhook_update({"message": private_message(7, QUESTION)})
+        await fake_api.wait_sent(7, 1, TIMEOUT)
+        elsewhere = await raw_http(port, b"POST /elsewhere HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    assert fake_api.webhook is not None and fake_api.webhook["url"].endswith(path)
+    assert status == 200
+    assert elsewhere.startswith(b"HTTP/1.1 404")
+
+
+async def raw_http(port: int, data: bytes, timeout: float = TIMEOUT) -> bytes:
+    """Send ``data`` on a new connection; the first bytes that come back (the answer's head)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(1 << 16), timeout)
+    finally:
+        writer.close()
+
+
+async def test_half_open_connections_are_closed_and_healthz_answers_meanwhile(
+    fake_api: FakeBotApi, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(receiving, "CLIENT_IDLE_SECONDS", 1.0)
+    async with webhook_bot(fake_api, engine, tmp_path) as port:
+        connections = [await asyncio.open_connection("127.0.0.1", port) for _ in range(100)]
+        for _, writer in connections[::2]:  # half send part of a request, half nothing
+            writer.write(b"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Le")
+        status, _ = await http_get(port, "/healthz")
+        try:
+            left = await asyncio.wait_for(
+                asyncio.gather(*(reader.read() for reader, _ in connections)), TIMEOUT
+            )
+        finally:
+            for _, writer in connections:
+                writer.close()
+
+    assert status == 200
+    assert left == [b""] * len(connections)  # every one closed by the server, none answered
+
+
+async def test_a_request_whose_body_never_arrives_gets_408(
+    fake_api: FakeBotApi, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(receiving, "BODY_SECONDS", 1.0)
+    head = (
+        "POST /hook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"X-Telegram-Bot-Api-Secret-Token: {HOOK_SECRET}\r\nContent-Length: 100\r\n\r\n"
+    )
+    async with webhook_bot(fake_api, engine, tmp_path) as port:
+        answer = await raw_http(port, head.encode() + b'{"update_id": 1')
+
+    assert answer.startswith(b"HTTP/1.1 408")
+
+
+DEEP_BUT_PARSABLE = b'{"update_id": 1, "x": ' + b"[" * 900 + b"]" * 900 + b"}"
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status"),
+    [
+        pytest.param(b"X-Telegram-Bot-Api-Secret-Token: \xff\xfe\x80\r\n", b"{}", 403, id="latin"),
+        pytest.param(b"X-Telegram-Bot-Api-Secret-Token: \r\n", b"{}", 403, id="empty-secret"),
+        pytest.param(b"", b'{"update_id": 1, "message": ' + b"[" * 100_000, 400, id="deep"),
+        pytest.param(b"", DEEP_BUT_PARSABLE, 200, id="deep-but-parsable"),
+        pytest.param(b"", b"\xff\xfe not utf-8", 400, id="not-utf-8"),
+        pytest.param(b"", b"[1, 2]", 400, id="not-an-update"),
+    ],
+)
+async def test_bad_webhook_requests_get_4xx_without_a_traceback(
+    fake_api: FakeBotApi,
+    engine: Engine,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    headers: bytes,
+    body: bytes,
+    status: int,
+) -> None:
+    secret = f"X-Telegram-Bot-Api-Secret-Token: {HOOK_SECRET}\r\n".encode()
+    request = (
+        b"POST /hook HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        + (headers or secret)
+        + b"Content-Length: %d\r\n\r\n" % len(body)
+        + body
+    )
+    async with webhook_bot(fake_api, engine, tmp_path) as port:
+        answer = await raw_http(port, request)
+        garbage = await raw_http(port, b"\x16\x03\x01 not http at all\r\n\r\n")
+
+    assert answer.startswith(b"HTTP/1.1 %d" % status), answer[:80]
+    assert garbage.startswith((b"HTTP/1.0 400", b"HTTP/1.1 400"))
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+STARVED_OF_FILES = """
+import resource, sys, bot.cli
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))  # as a container's 1,024, but smaller
+sys.exit(bot.cli.main(["run"]))
+"""
+
+
+@pytest.mark.skipif(
+    resource.getrlimit(resource.RLIMIT_NOFILE)[1] < 4096, reason="needs a hard limit of 4096 files"
+)
+async def test_hundreds_of_half_open_connections_do_not_starve_healthz(
+    fake_api: FakeBotApi, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        "FITBOT_WEBHOOK_URL": f"http://127.0.0.1:{port}/hook",
+        "FITBOT_WEBHOOK_PORT": str(port),
+    }
+    async with bot_script(fake_api, tmp_path, STARVED_OF_FILES, **env) as process:
+        await fake_api.wait_for(lambda: fake_api.webhook is not None, START_TIMEOUT)
+        connections = [await asyncio.open_connection("127.0.0.1", port) for _ in range(400)]
+        try:
+            status, _ = await http_get(port, "/healthz")
+        finally:
+            for _, writer in connections:
+                writer.close()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT)
+
+    assert status == 200
+    assert process.returncode == 0
+    assert stderr.decode().count("out of system resource") <= 5

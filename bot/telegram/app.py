@@ -23,6 +23,7 @@ import contextlib
 import gc
 import logging
 import os
+import resource
 import secrets
 import signal
 import sys
@@ -62,8 +63,10 @@ from bot.telegram.receiving import (
     Poller,
     ReceiveStatus,
     ReceivingFatal,
+    http_runner,
     unhandled_updates,
     webhook_handler,
+    webhook_path,
 )
 from bot.telegram.request import AiohttpRequest, proxy_from_environment
 
@@ -75,6 +78,7 @@ MAX_CONCURRENT_ANSWERS = 256
 RATE_LIMIT_RETRIES = 3
 WEBHOOK_SECRET_BYTES = 32
 WEBHOOK_MAX_CONNECTIONS = 100
+MAX_OPEN_FILES = 65536
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "inline_query")
 PARTS_KEY = "fitbot.parts"
 
@@ -285,9 +289,9 @@ async def _start_receiving(
     web_app = web.Application()
     add_health_routes(web_app, application)
     web_app.router.add_post(
-        urlsplit(settings.webhook_url).path or "/", webhook_handler(inbox, secret, ops.receiving)
+        webhook_path(settings.webhook_url), webhook_handler(inbox, secret, ops.receiving)
     )
-    runner = web.AppRunner(web_app, access_log=None)  # the path may embed a secret
+    runner = http_runner(web_app)
     await runner.setup()
     await web.TCPSite(runner, settings.listen, settings.port).start()
     ops.receiving.polling = False
@@ -341,6 +345,7 @@ def run(settings: Settings) -> int:
     runs, never the end of the process."""
     defer_hangup()
     configure_logging(settings)
+    _raise_open_files_limit()
     try:
         settings.require_token()
         knowledge = load_knowledge(settings.knowledge)
@@ -362,6 +367,17 @@ def run(settings: Settings) -> int:
         logger.error("could not start: %s", exc)
         return 1
     return 0
+
+
+def _raise_open_files_limit() -> None:
+    """Let the process open as many files as it may (up to :data:`MAX_OPEN_FILES`): a
+    connection is a file, and at a soft limit of 1,024 a few hundred half-open connections to
+    the webhook kept /healthz from being answered at all."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, MAX_OPEN_FILES)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 async def _serve_until_signalled(application: FitbotApp, settings: Settings) -> None:
