@@ -39,12 +39,13 @@ class AdminCommands:
 
     def register(self, application: AnyApplication) -> None:
         """Add both commands; call before the coach registers, so they come first in group 0
-        and are never answered as questions. Edits of old commands are ignored."""
-        new_messages = filters.UpdateType.MESSAGE
+        and are never answered as questions. A message edited into a command runs it, as a
+        new one would (it used to reach the coach: "I don't know the command /stats")."""
+        messages = filters.UpdateType.MESSAGES  # new and edited
         application.add_handlers(
             [
-                CommandHandler("reload", self.reload, filters=new_messages),
-                CommandHandler("stats", self.stats, filters=new_messages),
+                CommandHandler("reload", self.reload, filters=messages),
+                CommandHandler("stats", self.stats, filters=messages),
             ]
         )
 

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
+import unicodedata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,7 +32,8 @@ from bot.engine import Engine
 from bot.logs import STRUCTURED, ChatHasher, LogfmtFormatter, RepeatFilter, guard
 from bot.settings import Secret
 from bot.telegram import receiving
-from tests.fake_bot_api import FakeBotApi
+from bot.text import tidy
+from tests.fake_bot_api import FakeBotApi, parse_html
 from tests.harness import free_port, running, settings_for
 
 TIMEOUT = 10.0
@@ -555,3 +557,86 @@ async def test_hundreds_of_half_open_connections_do_not_starve_healthz(
     assert status == 200
     assert process.returncode == 0
     assert stderr.decode().count("out of system resource") <= 5
+
+
+# -- smaller: an edited admin command, decomposed accents, zalgo ----------------------------
+
+SOMEONE = 11
+
+
+async def test_a_message_edited_into_an_admin_command_runs_it(
+    fake_api: FakeBotApi, engine: Engine, tmp_path: Path
+) -> None:
+    settings = settings_for(fake_api, tmp_path / "s.sqlite3", admins=frozenset({ADMIN}))
+    command = [{"type": "bot_command", "offset": 0, "length": len("/stats")}]
+    async with running(fake_api, engine, settings):
+        for user in (ADMIN, SOMEONE):
+            message_id = fake_api.push_text(user, "stat")
+            await fake_api.wait_sent(user, 1, TIMEOUT)
+            fake_api.push_edited_text(user, message_id, "/stats", entities=command)
+        *_, stats = await fake_api.wait_sent(ADMIN, 2, TIMEOUT)
+        *_, refused = await fake_api.wait_sent(SOMEONE, 2, TIMEOUT)
+
+    assert stats["text"].startswith("Uptime: ")
+    assert refused["text"] == "Not allowed."
+
+
+STEPS = "Reverse squat: steps"
+
+
+def zalgo(text: str) -> str:
+    return "".join(c + "\u0334\u0321\u0322\u0300\u0301\u0302\u0303\u0304" for c in text)
+
+
+def longest_run_of_marks(text: str) -> int:
+    longest = run = 0
+    for char in text:
+        run = run + 1 if unicodedata.combining(char) else 0
+        longest = max(longest, run)
+    return longest
+
+
+@pytest.mark.parametrize(
+    ("question", "title"),
+    [
+        pytest.param("how do I do a re\u0301verse squat?", STEPS, id="decomposed"),
+        pytest.param(f"how do I do a {zalgo('reverse')} squat?", STEPS, id="zalgo"),
+    ],
+)
+async def test_decomposed_accents_and_zalgo_read_as_their_letters(
+    fake_api: FakeBotApi, engine: Engine, tmp_path: Path, question: str, title: str
+) -> None:
+    async with running(fake_api, engine, settings_for(fake_api, tmp_path / "s.sqlite3")):
+        fake_api.push_text(1, question)
+        (reply,) = await fake_api.wait_sent(1, 1, TIMEOUT)
+
+    assert parse_html(reply["text"]).startswith(title)
+
+
+async def test_a_zalgo_question_is_not_quoted_back_mangled(
+    fake_api: FakeBotApi, engine: Engine, tmp_path: Path
+) -> None:
+    async with running(fake_api, engine, settings_for(fake_api, tmp_path / "s.sqlite3")):
+        fake_api.push_command(1, "checklist", zalgo("moonwalk"))
+        (reply,) = await fake_api.wait_sent(1, 1, TIMEOUT)
+
+    text = parse_html(reply["text"])
+    assert "I don't cover" in text
+    assert longest_run_of_marks(text) <= 2
+    letters = unicodedata.normalize("NFD", text)
+    assert "moonwalk" in "".join(c for c in letters if not unicodedata.combining(c))
+
+
+@pytest.mark.parametrize(
+    ("message", "tidied"),
+    [
+        pytest.param("re\u0301verse", "r\u00e9verse", id="decomposed-composed"),
+        pytest.param("Vi\u1ec7t Nam", "Vi\u1ec7t Nam", id="vietnamese-kept"),
+        pytest.param("e\u0323\u0302", "\u1ec7", id="two-marks-kept"),
+        pytest.param("\u1f04", "\u1f04", id="greek-kept"),
+        pytest.param("o" + "\u0300" * 40, "\u00f2\u0300", id="flood-cut"),
+        pytest.param("plain ascii", "plain ascii", id="ascii"),
+    ],
+)
+def test_tidy_composes_accents_and_cuts_mark_floods_only(message: str, tidied: str) -> None:
+    assert tidy(message) == tidied
