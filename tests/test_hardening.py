@@ -640,3 +640,38 @@ async def test_a_zalgo_question_is_not_quoted_back_mangled(
 )
 def test_tidy_composes_accents_and_cuts_mark_floods_only(message: str, tidied: str) -> None:
     assert tidy(message) == tidied
+
+
+# -- already on main, pinned here: items 2 and 7's neighbours, the delivery field ---------------
+
+
+async def test_an_update_with_a_poll_python_telegram_bot_cannot_read_is_skipped(
+    fake_api: FakeBotApi, engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    poll = {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "poll": {"id": "p"}}
+    async with running(fake_api, engine, settings_for(fake_api, tmp_path / "s.sqlite3")):
+        bad = fake_api.push_raw({"message": poll})
+        fake_api.push_text(1, QUESTION)
+        (reply,) = await fake_api.wait_sent(1, 1, TIMEOUT)
+
+    assert parse_html(reply["text"]).startswith(STEPS)
+    skipped = [r.getMessage() for r in caplog.records if "could not be read" in r.getMessage()]
+    assert skipped == [f"update {bad} could not be read (TypeError); skipped"]
+
+
+async def test_the_update_line_says_what_became_of_the_reply(
+    fake_api: FakeBotApi, engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with running(fake_api, engine, settings_for(fake_api, tmp_path / "s.sqlite3")):
+        fake_api.push_text(1, QUESTION)
+        await fake_api.wait_sent(1, 1, TIMEOUT)
+        fake_api.fail_next("sendMessage", 502)
+        fake_api.push_text(1, QUESTION)
+        await fake_api.wait_sent(1, 2, TIMEOUT)
+        await asyncio.sleep(0.05)
+
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("update type=")]
+    assert len(lines) == 2
+    assert "answered=true delivery=sent" in lines[0] and "api_error" not in lines[0]
+    assert "answered=true delivery=queued api_error=502" in lines[1]
