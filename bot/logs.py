@@ -128,6 +128,9 @@ _TOKEN_SHAPED = r"(?<![0-9])[0-9]{3,}:[A-Za-z0-9_-]{30,}"
 _URL_PASSWORD = r"(?<=://)(?P<user>[^/@\s:]*):[^/@\s]+@"
 
 
+MIN_SECRET_CHARS = 4
+
+
 class RedactingFilter(logging.Filter):
     """Replaces secrets in every log record (message, arguments, traceback) with ``***``: the
     ones given (and :meth:`add`), in plain, URL-quoted and HTML-escaped form, anything shaped
@@ -140,8 +143,9 @@ class RedactingFilter(logging.Filter):
         self.add(secrets_)
 
     def add(self, secrets_: Iterable[str]) -> None:
-        """Redact ``secrets_`` too from now on."""
-        self.secrets |= {s for s in secrets_ if s}
+        """Redact ``secrets_`` too from now on (any of at least :data:`MIN_SECRET_CHARS`: a
+        shorter one would turn every line into asterisks, and guards nothing)."""
+        self.secrets |= {s for s in secrets_ if len(s) >= MIN_SECRET_CHARS}
         forms = {form for s in self.secrets for form in (s, quote(s, safe=""), html.escape(s))}
         exact = "|".join(map(re.escape, sorted(forms, key=len, reverse=True)))
         self._pattern = re.compile("|".join(p for p in (_URL_PASSWORD, exact, _TOKEN_SHAPED) if p))
@@ -174,6 +178,8 @@ def _masked(match: re.Match[str]) -> str:
 _ID_KEYS = frozenset({"chat_id", "user_id", "from_chat_id", "sender_chat_id", "new_chat_id"})
 # Keys that mark a mapping as a chat or a user (its "id" is then a chat or user id).
 _PERSON_KEYS = frozenset({"type", "is_bot", "first_name"})
+# Secrets by name (set_webhook's secret_token however short it is).
+_SECRET_KEYS = frozenset({"secret_token", "token", "password"})
 # What a person wrote: kept only at DEBUG.
 _TEXT_KEYS = frozenset({"text", "caption", "query", "data", "message_text"})
 # What a person is called: never kept (a name is as telling as an id).
@@ -204,9 +210,14 @@ class PrivacyFilter(logging.Filter):
         with contextlib.suppress(Exception):  # a broken record must still be logged
             keep_text = record.levelno <= logging.DEBUG
             if isinstance(record.args, Mapping):
-                record.args = self._scrub(record.args, keep_text)
-            elif record.args:
-                record.args = tuple(self._scrub(arg, keep_text) for arg in record.args)
+                scrubbed: Any = self._scrub(record.args, keep_text)
+            else:
+                scrubbed = tuple(self._scrub(arg, keep_text) for arg in record.args or ())
+            with contextlib.suppress(TypeError, ValueError, KeyError):  # "%d" of a hash: as is
+                record.msg, record.args = (
+                    str(record.msg) % scrubbed if scrubbed else record.msg,
+                    None,
+                )
             message = record.getMessage()
             if _ID_IN_TEXT.search(message):
                 record.msg, record.args = self._hash_ids(message), None
@@ -229,7 +240,9 @@ class PrivacyFilter(logging.Filter):
             }
         if isinstance(value, list | tuple):
             return type(value)(self._scrub(v, keep_text, key) for v in value)
-        if isinstance(value, str) and (key in _NAME_KEYS or (key in _TEXT_KEYS and not keep_text)):
+        if isinstance(value, str) and (
+            key in _NAME_KEYS or key in _SECRET_KEYS or (key in _TEXT_KEYS and not keep_text)
+        ):
             return WITHHELD
         return value
 

@@ -28,6 +28,7 @@ import pytest
 from telegram import Update
 
 from bot import operations
+from bot.cli import main
 from bot.engine import Engine
 from bot.logs import STRUCTURED, ChatHasher, LogfmtFormatter, RepeatFilter, guard
 from bot.settings import Secret
@@ -222,21 +223,32 @@ TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789_-"
         pytest.param({"HTTPS_PROXY": "http://user:pa55word@[::1"}, id="proxy"),
     ],
 )
-def test_a_malformed_setting_is_one_line_exit_2_and_shows_no_secret(env: dict[str, str]) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run"],
-        env={**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, **env},
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT,
-        check=False,
-    )
+def test_a_malformed_setting_is_one_line_exit_2_and_shows_no_secret(
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    state = str(tmp_path / "state.sqlite3")
+    for name, value in {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "NO_PROXY": "",
+        "FITBOT_STATE": state,
+        **env,
+    }.items():
+        monkeypatch.setenv(name, value)
+    previous = signal.getsignal(signal.SIGHUP)
+    try:
+        code = main(["run"])  # as `fitbot run`; a traceback would fail the test
+    finally:
+        signal.signal(signal.SIGHUP, previous)
 
-    assert done.returncode == 2, done.stderr
-    assert done.stderr.count("\n") == 1 and done.stderr.startswith("fitbot: "), done.stderr
-    assert (env.keys() & set(done.stderr.split())) or "proxy" in done.stderr
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith("fitbot: "), err
+    assert (env.keys() & set(err.split())) or "proxy" in err
     for secret in (TOKEN.partition(":")[2], "pa55word"):
-        assert secret not in done.stderr
+        assert secret not in err
 
 
 def test_telegram_unreachable_at_start_is_one_error_line_without_a_traceback(

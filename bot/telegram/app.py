@@ -330,7 +330,9 @@ def secrets_of(settings: Settings) -> list[str]:
     """What must never be logged: the token, the webhook secret, the log salt, and any
     password in the Bot API, webhook or proxy URL."""
     found = [s.reveal() for s in (settings.token, settings.webhook_secret, settings.log_salt) if s]
-    urls = (settings.base_url, settings.webhook_url, proxy_from_environment(settings.base_url))
+    urls = [settings.base_url, settings.webhook_url]
+    with contextlib.suppress(ConfigError):  # build_application reports a proxy it cannot use
+        urls.append(proxy_from_environment(settings.base_url))
     for url in urls:
         with contextlib.suppress(ValueError):
             password = urlsplit(url).password if url else None
