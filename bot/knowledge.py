@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from bot.errors import KnowledgeError, Problem, short_repr
-from bot.knowledge_files import MAX_RECORD_FILES, Reader, Unreadable, parse
+from bot.knowledge_files import MAX_RECORD_FILES, Reader, Unreadable
 from bot.schema import ExerciseNamesFile, LanguageFile, Note, Record, SourcesFile
 from bot.text import normalise
 
@@ -44,6 +44,15 @@ class _Problems:
         self.total += 1
         if len(self.kept) < MAX_PROBLEMS:
             self.kept.append(problem)
+
+    @property
+    def full(self) -> bool:
+        """Whether no more are kept."""
+        return len(self.kept) >= MAX_PROBLEMS
+
+    def count(self, more: int) -> None:
+        """Count ``more`` problems that are not kept."""
+        self.total += more
 
     def extend(self, problems: Iterable[Problem]) -> None:
         for problem in problems:
@@ -176,7 +185,7 @@ def _record_files(reader: Reader, root: Path, problems: _Problems) -> Iterator[t
 def _load_model(reader: Reader, path: Path, model: type[M], problems: _Problems) -> M | None:
     name = _rel(path) if path.parent.name in RECORD_DIRS else path.name
     try:
-        data = parse(reader.read(path))
+        data = reader.load(path)
     except FileNotFoundError:
         problems.append(Problem(name, "", "file is missing"))
         return None
@@ -197,7 +206,11 @@ def _load_model(reader: Reader, path: Path, model: type[M], problems: _Problems)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors(include_url=False):
+        errors = exc.errors(include_url=False)
+        for shown, err in enumerate(errors):
+            if problems.full:  # only counted from here: no need to word them
+                problems.count(len(errors) - shown)
+                break
             problems.append(Problem(name, _field_path(err["loc"]), _message(err)))
         return None
 

@@ -7,8 +7,9 @@ as untrusted input, with bounds that sit far above anything a real knowledge bas
   FIFO, a device (``/dev/zero``), a socket or a directory named ``*.yaml`` is refused, never
   waited on. Symbolic links are followed only while they stay inside the knowledge directory
   (a Kubernetes ConfigMap mount is links within it); one leading out of it is refused.
-* A file may hold :data:`MAX_FILE_BYTES`, all files together :data:`MAX_TOTAL_BYTES`, and a
-  record folder :data:`MAX_RECORD_FILES` files.
+* A file may hold :data:`MAX_FILE_BYTES` and :data:`MAX_FILE_VALUES` YAML values, all files
+  together :data:`MAX_TOTAL_BYTES` and :data:`MAX_TOTAL_VALUES`, and a record folder
+  :data:`MAX_RECORD_FILES` files.
 * YAML is read by PyYAML's safe loader, extended through its own classes (libyaml's parser
   when PyYAML has it, PyYAML's composer and safe constructor): aliases (``*name``) are refused,
   which is what makes an alias bomb ("billion laughs") impossible, nesting stops at
@@ -41,6 +42,10 @@ MAX_FILE_BYTES = 1 << 20  # 1 MiB; the largest shipped file is 25 KB
 MAX_TOTAL_BYTES = 8 << 20  # 8 MiB; the whole shipped knowledge base is 170 KB
 MAX_RECORD_FILES = 1000  # per record folder; 18 are shipped
 MAX_DEPTH = 32  # nesting of YAML collections; knowledge files use 5
+# YAML values (scalars and collections): a file of "[1,1,1,...]" is small in bytes but costly
+# to build and to validate. The largest shipped file has 1,807, all of them 6,000.
+MAX_FILE_VALUES = 50_000
+MAX_TOTAL_VALUES = 200_000
 RECORD_PATTERN = "*.y*ml"
 MERGE_TAG = "tag:yaml.org,2002:merge"
 # Non-blocking: opening a FIFO for reading would otherwise wait for a writer, forever.
@@ -61,6 +66,32 @@ class Reader:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.remaining = MAX_TOTAL_BYTES
+        self.values_left = MAX_TOTAL_VALUES
+
+    def load(self, path: Path) -> object:
+        """The YAML data of ``path``, read as :meth:`read` reads it and parsed by
+        :class:`KnowledgeLoader` within the directory's budget of values."""
+        text = self.read(path)
+        limit = min(MAX_FILE_VALUES, self.values_left)
+        loader = KnowledgeLoader(text, limit)
+        try:
+            try:
+                return loader.get_single_data()
+            finally:
+                self.values_left -= loader.values
+        except ComposerError as exc:
+            if loader.values > limit and limit < MAX_FILE_VALUES:
+                raise Unreadable(
+                    f"would take the knowledge directory over {MAX_TOTAL_VALUES:,} YAML values; "
+                    "refused"
+                ) from None
+            if loader.values > limit:
+                raise Unreadable(
+                    f"has more than {MAX_FILE_VALUES:,} YAML values; refused"
+                ) from None
+            raise exc
+        finally:
+            loader.dispose()
 
     def read(self, path: Path) -> str:
         """The text of ``path``; :class:`Unreadable` if it is not a small regular UTF-8 file
@@ -157,12 +188,18 @@ if not TYPE_CHECKING and yaml.__with_libyaml__:
 class KnowledgeLoader(_Base):  # type: ignore[misc]
     """PyYAML's safe loader without aliases, deep nesting or duplicate keys."""
 
-    def __init__(self, stream: str) -> None:
+    def __init__(self, stream: str, max_values: int = MAX_FILE_VALUES) -> None:
         super().__init__(stream)
         self._depth = 0
+        self._max_values = max_values
+        self.values = 0
 
     def compose_node(self, parent: Node | None, index: object) -> Node | None:
-        """Refuse an alias and a collection nested too deep, before anything is built."""
+        """Refuse an alias, a collection nested too deep and one value too many, before
+        anything is built."""
+        self.values += 1
+        if self.values > self._max_values:
+            raise ComposerError(None, None, "too many values", self.peek_event().start_mark)
         if self.check_event(AliasEvent):
             raise ComposerError(
                 None,
@@ -206,8 +243,3 @@ class KnowledgeLoader(_Base):  # type: ignore[misc]
                     )
         mapping: dict[Hashable, Any] = super().construct_mapping(node, deep)
         return mapping
-
-
-def parse(text: str) -> object:
-    """The data of one YAML document, read by :class:`KnowledgeLoader`."""
-    return yaml.load(text, Loader=KnowledgeLoader)  # a SafeLoader

@@ -25,7 +25,7 @@ import yaml
 
 from bot.errors import MAX_MESSAGE_CHARS, MAX_WHERE_CHARS
 from bot.knowledge import MAX_PROBLEMS, check_knowledge, default_knowledge_dir
-from bot.knowledge_files import MAX_FILE_BYTES
+from bot.knowledge_files import MAX_FILE_BYTES, MAX_FILE_VALUES, MAX_TOTAL_VALUES
 from bot.schema import MAX_NAME_CHARS, MAX_QUESTION_CHARS
 from tests.fake_bot_api import FakeBotApi
 from tests.harness import running, settings_for
@@ -255,6 +255,24 @@ def test_thousands_of_problems_are_cut_to_a_bounded_list_with_a_count(kb_dir: Pa
     assert total > MAX_PROBLEMS
     assert len(check.problems) == MAX_PROBLEMS + 1
     assert check.problems[-1] == f"... and {total - MAX_PROBLEMS} more"
+
+
+def test_files_of_very_many_small_values_are_refused_within_seconds(kb_dir: Path) -> None:
+    # Each about 0.5 MB: within the byte limits, but a quarter of a million values to build
+    # and validate (the whole shipped base has 6,000).
+    base = (kb_dir / REVERSE).read_text()
+    for n in range(7):
+        junk = "[" + ",".join(["1"] * 240_000) + "]"
+        (kb_dir / "exercises" / f"junk-{n}.yaml").write_text(
+            base.replace("\nfacts:\n", f"\nfacts: {junk}\nfoo:\n", 1)
+        )
+
+    check = kb_check(kb_dir)
+
+    assert_bounded(check)
+    assert check.seconds < CHECK_SECONDS / 2
+    assert f"exercises/junk-0.yaml: has more than {MAX_FILE_VALUES:,} YAML values" in check.out
+    assert f"would take the knowledge directory over {MAX_TOTAL_VALUES:,} YAML values" in check.out
 
 
 async def test_a_reload_of_a_broken_base_sends_the_admin_one_message(
