@@ -56,6 +56,10 @@ class Unreadable(Exception):
     """A knowledge file that is refused; the message says why (for a :class:`Problem`)."""
 
 
+class TooManyValues(ComposerError):
+    """A YAML document holds more values than :class:`KnowledgeLoader` may build."""
+
+
 class Reader:
     """Reads the files of one knowledge directory within the bounds above.
 
@@ -75,22 +79,16 @@ class Reader:
         limit = min(MAX_FILE_VALUES, self.values_left)
         loader = KnowledgeLoader(text, limit)
         try:
-            try:
-                return loader.get_single_data()
-            finally:
-                self.values_left -= loader.values
-        except ComposerError as exc:
-            if loader.values > limit and limit < MAX_FILE_VALUES:
+            return loader.get_single_data()
+        except TooManyValues:
+            if limit < MAX_FILE_VALUES:
                 raise Unreadable(
                     f"would take the knowledge directory over {MAX_TOTAL_VALUES:,} YAML values; "
                     "refused"
                 ) from None
-            if loader.values > limit:
-                raise Unreadable(
-                    f"has more than {MAX_FILE_VALUES:,} YAML values; refused"
-                ) from None
-            raise exc
+            raise Unreadable(f"has more than {MAX_FILE_VALUES:,} YAML values; refused") from None
         finally:
+            self.values_left -= loader.values
             loader.dispose()
 
     def read(self, path: Path) -> str:
@@ -199,7 +197,7 @@ class KnowledgeLoader(_Base):  # type: ignore[misc]
         anything is built."""
         self.values += 1
         if self.values > self._max_values:
-            raise ComposerError(None, None, "too many values", self.peek_event().start_mark)
+            raise TooManyValues(None, None, "too many values", self.peek_event().start_mark)
         if self.check_event(AliasEvent):
             raise ComposerError(
                 None,
