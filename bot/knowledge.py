@@ -149,9 +149,8 @@ def _by_id(
     files: dict[str, str] = {}
     for name, _, record in loaded:
         owner = owners.setdefault(record.id, name)
-        if owner != name or record.id in records:
-            first = owner if owner != name else files[record.id]
-            problems.append(Problem(name, "id", f"{record.id!r} is already used by {first}"))
+        if owner != name:
+            problems.append(Problem(name, "id", f"{record.id!r} is already used by {owner}"))
             continue
         records[record.id] = record
         files[record.id] = name
