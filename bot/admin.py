@@ -39,12 +39,13 @@ class AdminCommands:
 
     def register(self, application: AnyApplication) -> None:
         """Add both commands; call before the coach registers, so they come first in group 0
-        and are never answered as questions. Edits of old commands are ignored."""
-        new_messages = filters.UpdateType.MESSAGE
+        and are never answered as questions. A message edited into a command runs it, as a
+        new one would (it used to reach the coach: "I don't know the command /stats")."""
+        messages = filters.UpdateType.MESSAGES  # new and edited
         application.add_handlers(
             [
-                CommandHandler("reload", self.reload, filters=new_messages),
-                CommandHandler("stats", self.stats, filters=new_messages),
+                CommandHandler("reload", self.reload, filters=messages),
+                CommandHandler("stats", self.stats, filters=messages),
             ]
         )
 
@@ -78,21 +79,39 @@ class AdminCommands:
         return message
 
 
-def reload_report(result: ReloadResult) -> str:
-    """What the admin is told after a reload."""
+def reload_report(result: ReloadResult, limit: int = MAX_MESSAGE) -> str:
+    """What the admin is told after a reload: one message of at most ``limit`` characters,
+    listing as many problems as fit and counting the rest."""
     kb = result.knowledge
     if result.ok:
         return (
             f"Reloaded the knowledge base from {kb.directory}: {kb.exercises} exercises, "
             f"{kb.topics} topics. New questions are answered from it."
         )
-    lines = [
-        f"Reload failed: {len(result.problems)} problem(s) in {kb.directory}. "
-        f"The previous knowledge base ({kb.records} records) is still answering.",
-        "",
-        *(f"\u2022 {problem}" for problem in result.problems),
-    ]
-    return "\n".join(lines)
+    head = (
+        f"Reload failed: {result.problem_count} problem(s) in {kb.directory}. "
+        f"The previous knowledge base ({kb.records} records) is still answering.\n"
+    )
+    lines = [head]
+    size = _length(head)
+    for shown, problem in enumerate(result.problems):
+        line = f"\n\u2022 {problem}"
+        rest = result.problem_count - shown
+        # Room for this line and, unless it is the last, the line that counts the rest.
+        tail = _length(_more_line(rest - 1)) if rest > 1 else 0
+        if size + _length(line) + tail > limit:
+            lines.append(_more_line(rest))
+            break
+        lines.append(line)
+        size += _length(line)
+    else:
+        if result.problem_count > len(result.problems):
+            lines.append(_more_line(result.problem_count - len(result.problems)))
+    return "".join(lines)
+
+
+def _more_line(count: int) -> str:
+    return f"\n\u2026 and {count} more (run fitbot kb check)"
 
 
 def stats_report(ops: Operations, unanswered: int) -> str:

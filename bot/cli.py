@@ -6,28 +6,38 @@ import argparse
 import functools
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from bot.answers import Answer
-from bot.context import Context
-from bot.engine import Engine, Reply
 from bot.errors import ConfigError, KnowledgeError
-from bot.knowledge import default_knowledge_dir, load_knowledge
-from bot.render import render_json, render_text
+from bot.signals import defer_hangup
+
+# The engine, the knowledge loader and the renderers are imported where they are used: until
+# ``fitbot run`` has deferred SIGHUP (its first step), a SIGHUP ends the process, and these
+# imports are most of the time before it.
+if TYPE_CHECKING:
+    from bot.answers import Answer
+    from bot.engine import Engine, Reply
 
 EXIT_BROKEN_KNOWLEDGE = 2
 EXIT_BAD_CONFIG = 2
+SUBCOMMANDS = frozenset({"ask", "chat", "kb", "eval", "report", "run"})
 
 
 def _engine(directory: Path | None) -> Engine:
+    from bot.engine import Engine
+    from bot.knowledge import default_knowledge_dir, load_knowledge
+
     return Engine(load_knowledge(directory or default_knowledge_dir()))
 
 
 def reply_json(chat: str, question: str, reply: Reply) -> dict[str, Any]:
     """The JSON object ``fitbot ask --json`` prints for one answer (a contract: keep the keys)."""
+    from bot.render import render_json
+
     return render_json(chat, question, reply.answer)
 
 
@@ -38,6 +48,8 @@ ANSWER_CACHE_SIZE = 4096
 
 def _json_lines(engine: Engine, lines: Iterable[str], out: TextIO) -> None:
     """Answer stdin lines in order; lines with the same chat id share context."""
+    from bot.context import Context
+
     contexts: dict[str, Context] = {}
     ask = functools.lru_cache(maxsize=ANSWER_CACHE_SIZE)(engine.ask)
     body = functools.lru_cache(maxsize=ANSWER_CACHE_SIZE)(_json_body)
@@ -59,6 +71,8 @@ def _json_lines(engine: Engine, lines: Iterable[str], out: TextIO) -> None:
 
 def _json_body(answer: Answer) -> str:
     """The JSON object of one answer without its chat and question, as ``"k": v, ...``."""
+    from bot.render import render_json
+
     data = render_json("", "", answer)
     del data["chat"], data["question"]
     return json.dumps(data, ensure_ascii=False)[1:]
@@ -66,6 +80,8 @@ def _json_body(answer: Answer) -> str:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """``fitbot ask``: one question, or JSON lines from stdin."""
+    from bot.render import render_text
+
     engine = _engine(args.knowledge)
     question = " ".join(args.question)
     if args.json and not question:
@@ -87,6 +103,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     """``fitbot chat``: a terminal conversation that keeps context."""
+    from bot.context import Context
+    from bot.render import render_text
+
     engine = _engine(args.knowledge)
     context = Context()
     print(render_text(engine.ask("/start").answer))
@@ -106,6 +125,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_kb_check(args: argparse.Namespace) -> int:
     """``fitbot kb check [DIR]``: list every problem with file and field."""
+    from bot.knowledge import default_knowledge_dir, load_knowledge
+
     directory = (
         Path(args.directory) if args.directory else (args.knowledge or default_knowledge_dir())
     )
@@ -193,9 +214,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fitbot`` command."""
+    words = sys.argv[1:] if argv is None else list(argv)
+    # Before the parser, whose subcommands import most of fitbot: SIGHUP must not end a bot
+    # that is starting. A guess from the words; the parser's answer below settles it.
+    deferred = "run" in words or not any(w in SUBCOMMANDS for w in words)
+    if deferred:
+        defer_hangup()
     args = build_parser().parse_args(argv)
     if args.command is None:
         args.func = cmd_run if os.environ.get("TELEGRAM_BOT_TOKEN") else cmd_chat
+    if deferred and args.func is not cmd_run:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)  # a terminal chat ends with its terminal
     try:
         return int(args.func(args))
     except BrokenPipeError:

@@ -17,10 +17,12 @@ the knowledge base validates; an answer under way finishes on the engine it star
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import gc
 import inspect
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -37,13 +39,13 @@ from bot.answers import Answer
 from bot.engine import Engine
 from bot.errors import KnowledgeError, Problem
 from bot.knowledge import load_knowledge
-from bot.logs import STRUCTURED, ChatHasher, logfmt
+from bot.logs import STRUCTURED, chat_hasher, logfmt
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.state.store import PendingReply, Store, UnansweredQuestion
 from bot.telegram.delivery import Attempt, Delivery, Outbox, OutboxListener
 from bot.telegram.ordering import ordering_key
-from bot.telegram.receiving import ReceiveStatus
+from bot.telegram.receiving import ReceiveStatus, http_runner
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +72,10 @@ FLOOD_CODE = "429"
 BLOCKED = "blocked"
 MS_PER_SECOND = 1000
 MAX_TRACKED_CHATS = 10_000
+LOGGED_PROBLEMS = 5  # of a failed reload, in its log line
+# A reload reads at most a few MiB (bot.knowledge_files): seconds. This bounds the wait on a
+# file system that hangs (a lost network mount); the reload lock is never held longer.
+RELOAD_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass
@@ -117,15 +123,22 @@ class KnowledgeSummary:
 
 @dataclass(frozen=True)
 class ReloadResult:
-    """The outcome of a reload: the knowledge in service after it, and any problems found."""
+    """The outcome of a reload: the knowledge in service after it, and the problems found
+    (``problems`` lists the first of them, ``total`` counts them all)."""
 
     knowledge: KnowledgeSummary
     problems: tuple[Problem, ...] = ()
+    total: int = 0
 
     @property
     def ok(self) -> bool:
         """Whether the new knowledge base is now in service."""
         return not self.problems
+
+    @property
+    def problem_count(self) -> int:
+        """How many problems were found, listed or not."""
+        return max(self.total, len(self.problems))
 
 
 class Operations(OutboxListener):
@@ -147,7 +160,7 @@ class Operations(OutboxListener):
         self.receiving = receiving
         self.started = clock()
         salt = settings.log_salt
-        hasher = ChatHasher(salt.reveal().encode()) if salt else ChatHasher()
+        hasher = chat_hasher(salt.reveal().encode() if salt else None)
         # One chat's updates come in runs: hash each chat once, not on every log line.
         self.hash_chat = functools.lru_cache(maxsize=MAX_TRACKED_CHATS)(hasher)
         self._clock = clock
@@ -156,6 +169,7 @@ class Operations(OutboxListener):
         self._on_engine = on_engine
         self._announce = announce
         self._reloading = asyncio.Lock()
+        self._loader: threading.Thread | None = None
         self._background: set[asyncio.Task[ReloadResult]] = set()
         self._blocked: set[int] = set()
         self._outbox: Outbox | None = None
@@ -310,15 +324,27 @@ class Operations(OutboxListener):
 
     async def reload(self, *, announce: bool = True) -> ReloadResult:
         """Re-read and validate the knowledge base off the event loop; swap the engine in only
-        if it loads. One reload at a time. With ``announce`` (and replicas), ask every other
-        replica to do the same: each validates the files itself."""
+        if it loads. One reload at a time, and none waits for longer than
+        :data:`RELOAD_TIMEOUT_SECONDS` (nor holds up another, nor a shutdown, longer). With
+        ``announce`` (and replicas), ask every other replica to do the same: each validates the
+        files itself."""
         if announce and self._announce is not None:
             await self._announce()
         async with self._reloading:
+            where = str(self._directory)
+            if self._loader is not None and self._loader.is_alive():
+                return self._reload_failed(
+                    (Problem(where, "", "the reload before is still reading it; try later"),)
+                )
             try:
-                engine = await asyncio.to_thread(_load_engine, self._directory)
+                async with asyncio.timeout(RELOAD_TIMEOUT_SECONDS):
+                    engine = await self._load_in_daemon_thread()
+            except TimeoutError:
+                return self._reload_failed(
+                    (Problem(where, "", f"reading it took over {RELOAD_TIMEOUT_SECONDS:g} s"),)
+                )
             except KnowledgeError as exc:
-                return self._reload_failed(exc.problems)
+                return self._reload_failed(exc.problems, exc.total)
             except Exception as exc:  # whatever went wrong, the old knowledge stays in service
                 logger.exception("knowledge reload failed unexpectedly")
                 return self._reload_failed(
@@ -339,6 +365,33 @@ class Operations(OutboxListener):
                 self.knowledge.topics,
             )
             return ReloadResult(self.knowledge)
+
+    async def _load_in_daemon_thread(self) -> Engine:
+        """:func:`_load_engine` in a daemon thread of its own: unlike the default executor's
+        threads, which the interpreter joins at exit, it never keeps a SIGTERM waiting."""
+        loop = asyncio.get_running_loop()
+        outcome: asyncio.Future[Engine] = loop.create_future()
+
+        def settle(engine: Engine | None, error: BaseException | None) -> None:
+            if outcome.done():
+                return  # the reload gave up waiting
+            if error is not None:
+                outcome.set_exception(error)
+            else:
+                outcome.set_result(engine)  # type: ignore[arg-type]
+
+        def work() -> None:
+            engine, error = None, None
+            try:
+                engine = _load_engine(self._directory)
+            except BaseException as exc:  # handed to the waiting coroutine
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+                loop.call_soon_threadsafe(settle, engine, error)
+
+        self._loader = threading.Thread(target=work, name="fitbot:reload", daemon=True)
+        self._loader.start()
+        return await outcome
 
     def reload_soon(self, *, announce: bool = True) -> None:
         """Start a reload in the background (the SIGHUP handler, or another replica's
@@ -366,14 +419,20 @@ class Operations(OutboxListener):
         """Whether the state store answers (a shared one can be unreachable)."""
         return await self._store.ping()
 
-    def _reload_failed(self, problems: tuple[Problem, ...]) -> ReloadResult:
+    def _reload_failed(self, problems: tuple[Problem, ...], total: int = 0) -> ReloadResult:
         self.metrics.reloads.labels("failed").inc()
+        result = ReloadResult(self.knowledge, problems, total)
+        shown = problems[:LOGGED_PROBLEMS]
+        more = result.problem_count - len(shown)
         logger.warning(
-            "knowledge reload from %s failed, the previous knowledge base stays in service: %s",
+            "knowledge reload from %s failed, the previous knowledge base stays in service: "
+            "%d problem(s): %s%s",
             self._directory,
-            "; ".join(map(str, problems)),
+            result.problem_count,
+            "; ".join(map(str, shown)),
+            f"; ... and {more} more (run fitbot kb check)" if more else "",
         )
-        return ReloadResult(self.knowledge, problems)
+        return result
 
     def _summary(self, engine: Engine) -> KnowledgeSummary:
         kinds = [record.kind for record in engine.kb.records.values()]
@@ -508,7 +567,7 @@ async def start_metrics_server(
         return _nothing
     web_app = web.Application()
     add_health_routes(web_app, application)
-    runner = web.AppRunner(web_app, access_log=None)
+    runner = http_runner(web_app)
     await runner.setup()
     try:
         await web.TCPSite(runner, settings.metrics_listen, settings.metrics_port).start()

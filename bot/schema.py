@@ -19,8 +19,27 @@ from pydantic import (
     model_validator,
 )
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+# Lengths well above anything a knowledge file needs (the longest shipped name is 43
+# characters, question 61, text 397), so that one careless or hostile edit cannot make a reply
+# that no Telegram message holds, or an index that takes minutes to build.
+MAX_NAME_CHARS = 100
+MAX_QUESTION_CHARS = 200
+MAX_TEXT_CHARS = 2000
+MAX_SLUG_CHARS = 100
+
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)
+]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_CHARS)
+]
+Question = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUESTION_CHARS)
+]
+Slug = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=MAX_SLUG_CHARS),
+]
 
 Intent = Literal[
     "what",
@@ -60,7 +79,7 @@ class Note(Model):
     """
 
     text: Text
-    questions: tuple[Text, ...] = ()
+    questions: tuple[Question, ...] = ()
     source: Slug | None = None
 
 
@@ -70,7 +89,7 @@ def _as_note(value: object) -> object:
 
 NoteItem = Annotated[Note, BeforeValidator(_as_note)]
 Questions = Annotated[
-    tuple[Text, ...],
+    tuple[Question, ...],
     Field(description="questions this item answers, in people's words (written from the article)"),
 ]
 
@@ -167,15 +186,15 @@ class ExerciseNamesFile(Model):
     """``exercise-names.yaml``: names of exercises in general (most of them not covered)."""
 
     source: Text
-    names: tuple[Text, ...]
+    names: tuple[Name, ...]
 
 
 class Muscle(Model):
     """A muscle or muscle group, with the precise names the article gives."""
 
-    name: Text
+    name: Name
     detail: Text | None = None
-    aliases: tuple[Text, ...] = ()
+    aliases: tuple[Name, ...] = ()
 
 
 class Muscles(Model):
@@ -189,7 +208,7 @@ class Muscles(Model):
 class Method(Model):
     """How to do one variant of the exercise, step by step."""
 
-    name: Text
+    name: Name
     equipment: tuple[Text, ...] = ()
     setup: tuple[NoteItem, ...] = ()
     steps: tuple[NoteItem, ...] = Field(min_length=1)
@@ -223,7 +242,7 @@ class Alternative(Model):
     """
 
     exercise: Slug | None = None
-    name: Text | None = None
+    name: Name | None = None
     why: Text
     situations: tuple[Slug, ...] = ()
     questions: Questions = ()
@@ -239,7 +258,7 @@ class Alternative(Model):
 class Variation(Model):
     """A variation or progression of the exercise."""
 
-    name: Text
+    name: Name
     text: Text
     direction: Literal["harder", "easier", "different"] = "different"
     exercise: Slug | None = None
@@ -250,7 +269,7 @@ class Variation(Model):
 class Point(Model):
     """A titled fact: a benefit, a programming rule, a topic point."""
 
-    name: Text
+    name: Name
     text: Text
     questions: Questions = ()
     source: Slug | None = None
@@ -263,8 +282,8 @@ class Faq(Model):
     a kind of squat); the answer text then gives the reason.
     """
 
-    q: Text
-    also: tuple[Text, ...] = ()
+    q: Question
+    also: tuple[Question, ...] = ()
     a: Text
     intent: Intent
     stance: Stance | None = None
@@ -274,8 +293,8 @@ class Faq(Model):
 class DistinctFrom(Model):
     """Something easily confused with this record that the knowledge base does not cover."""
 
-    name: Text
-    cues: tuple[Text, ...] = Field(min_length=1)
+    name: Name
+    cues: tuple[Question, ...] = Field(min_length=1)
     note: Text
     source: Slug | None = None
 
@@ -285,12 +304,12 @@ class Record(Model):
 
     id: Slug
     kind: Literal["exercise", "topic"]
-    name: Text
-    aliases: tuple[Text, ...] = ()
+    name: Name
+    aliases: tuple[Name, ...] = ()
     source: Slug
     summary: Text
     facts: tuple[NoteItem, ...] = ()
-    keywords: tuple[Text, ...] = Field(
+    keywords: tuple[Question, ...] = Field(
         default=(), description="words a description of it would use ('lying', 'knees to chest')"
     )
     movement: Literal["compound", "isolation", "stretch", "hold", "test", "pattern"] | None = None

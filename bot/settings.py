@@ -10,6 +10,8 @@ or a traceback that prints the settings.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ipaddress
 import logging
 import math
 import os
@@ -39,6 +41,10 @@ TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 MAX_PORT = 65535
 REDIS_SCHEMES = ("redis://", "rediss://")
+# RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens.
+HOST_NAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
 
 
 @dataclass(frozen=True)
@@ -121,14 +127,16 @@ class Settings:
             state_url=_redis_url(state) if state and _is_redis(state) else None,
             rate_limit=_switch("FITBOT_RATE_LIMIT", rate_limit, default=True),
             webhook_url=_webhook_url(pick("webhook_url", "FITBOT_WEBHOOK_URL")),
-            listen=pick("listen", "FITBOT_WEBHOOK_LISTEN") or DEFAULT_LISTEN,
+            listen=_listen("FITBOT_WEBHOOK_LISTEN", pick("listen", "FITBOT_WEBHOOK_LISTEN")),
             port=_port(port) if port else DEFAULT_PORT,
             webhook_secret=_webhook_secret(secret),
             log_level=_log_level(pick("log_level", "FITBOT_LOG_LEVEL")),
             flood_rate=_number("FITBOT_FLOOD_RATE", flood_rate, DEFAULT_FLOOD_RATE),
             flood_burst=_burst(flood_burst),
             metrics_port=_port(metrics_port, "FITBOT_METRICS_PORT") if metrics_port else None,
-            metrics_listen=pick("metrics_listen", "FITBOT_METRICS_LISTEN") or DEFAULT_LISTEN,
+            metrics_listen=_listen(
+                "FITBOT_METRICS_LISTEN", pick("metrics_listen", "FITBOT_METRICS_LISTEN")
+            ),
             log_salt=Secret(log_salt) if log_salt else None,
         )
 
@@ -279,12 +287,37 @@ def _redis_url(raw: str) -> Secret:
 def _base_url(raw: str | None) -> str:
     if raw is None:
         return DEFAULT_BASE_URL
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(
-            f"TELEGRAM_BASE_URL must be an http(s) URL such as {DEFAULT_BASE_URL}, got {raw!r}"
-        )
+    _check_url("TELEGRAM_BASE_URL", raw, DEFAULT_BASE_URL)
     return raw
+
+
+def _check_url(name: str, raw: str, example: str) -> None:
+    """A ConfigError unless ``raw`` is an http(s) URL aiohttp can call. The message never
+    repeats the value: a Bot API URL may end in the token, a webhook URL hold a secret path,
+    either a password."""
+    why = _url_fault(raw)
+    if why:
+        raise ConfigError(
+            f"{name} must be an http(s) URL such as {example}, but {why} "
+            "(the value is not shown: it may contain a secret)"
+        )
+
+
+def _url_fault(raw: str) -> str | None:
+    if any(c.isspace() or not c.isprintable() for c in raw):
+        return "it contains spaces or control characters"
+    try:
+        url = urlsplit(raw)
+        port = url.port
+    except ValueError:  # a broken IPv6 address, a port out of range or not a number
+        return "it cannot be read as a URL (check the host and the port)"
+    if url.scheme not in ("http", "https"):
+        return "it does not start with http:// or https://"
+    if not url.hostname:
+        return "it names no host"
+    if port is not None and not 0 < port <= MAX_PORT:
+        return f"its port is not from 1 to {MAX_PORT}"
+    return None
 
 
 def _admins(raw: str) -> frozenset[int]:
@@ -315,9 +348,21 @@ def _switch(name: str, raw: str | None, *, default: bool) -> bool:
 def _webhook_url(raw: str | None) -> str | None:
     if raw is None:
         return None
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"FITBOT_WEBHOOK_URL must be a full URL (https://...), got {raw!r}")
+    _check_url("FITBOT_WEBHOOK_URL", raw, "https://bot.example.com/telegram")
+    return raw
+
+
+def _listen(name: str, raw: str | None) -> str:
+    """An address to listen on: an IP address or a host name, nothing else (no port)."""
+    if raw is None:
+        return DEFAULT_LISTEN
+    with contextlib.suppress(ValueError):
+        return str(ipaddress.ip_address(raw))
+    if not HOST_NAME.fullmatch(raw):
+        raise ConfigError(
+            f"{name} must be an IP address or a host name such as 0.0.0.0 or localhost "
+            f"(without a port), got {raw!r}"
+        )
     return raw
 
 

@@ -37,6 +37,26 @@ def normalise(text: str) -> str:
     return text.replace("'", "")  # "what's" -> "whats", "don't" -> "dont"
 
 
+# Combining marks kept on one character. Composed text needs at most a couple (a Vietnamese
+# or Greek letter NFC cannot compose); "zalgo" text stacks dozens.
+MAX_MARKS = 2
+
+
+def tidy(message: str) -> str:
+    """A message as its writer meant it, before anything reads or repeats it: in NFC (a
+    decomposed "re\\u0301verse" becomes "réverse"), with at most :data:`MAX_MARKS` combining
+    marks on any character (a zalgo flood is read, and quoted back, as its letters)."""
+    if message.isascii():
+        return message
+    kept: list[str] = []
+    marks = 0
+    for char in unicodedata.normalize("NFD", message):  # every mark counted, composed or not
+        marks = marks + 1 if unicodedata.combining(char) else 0
+        if marks <= MAX_MARKS:
+            kept.append(char)
+    return unicodedata.normalize("NFC", "".join(kept))
+
+
 def words(text: str) -> list[str]:
     """Lower-case word tokens of ``text``."""
     return WORD.findall(normalise(text))

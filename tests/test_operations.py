@@ -337,19 +337,25 @@ async def test_reload_serves_the_edited_knowledge_and_a_broken_edit_keeps_the_ol
     assert RELOADED_STEP in plain(still)
 
 
-def test_a_long_problem_list_is_split_to_fit_telegram_messages(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("listed", "total"), [(100, 100), (100, 306_116), (3, 3)])
+def test_a_failed_reload_is_one_telegram_message_that_counts_what_it_leaves_out(
+    tmp_path: Path, listed: int, total: int
+) -> None:
     problems = tuple(
-        Problem(f"exercises/e{n}.yaml", f"steps[{n}]", "Input should be a valid string " * 3)
-        for n in range(200)
+        Problem(f"exercises/e{n}.yaml", f"steps[{n}]", "Input should be a valid string " * 9)
+        for n in range(listed)
     )
     summary = KnowledgeSummary(tmp_path, 14, 4, 0.0)
-    text = reload_report(ReloadResult(summary, problems))
+    text = reload_report(ReloadResult(summary, problems, total))
 
-    pieces = split_message(text)
-
-    assert len(pieces) > 1
-    assert all(len(piece.encode("utf-16-le")) // 2 <= 4096 for piece in pieces)
-    assert "\n".join(pieces) == text
+    bullets = [line for line in text.splitlines() if line.startswith("\u2022 ")]
+    assert split_message(text) == [text]
+    assert text.startswith(f"Reload failed: {total} problem(s)")
+    assert bullets == [f"\u2022 {p}" for p in problems[: len(bullets)]]
+    if total > len(bullets):
+        assert text.endswith(f"\u2026 and {total - len(bullets)} more (run fitbot kb check)")
+    else:
+        assert "more" not in text
 
 
 @pytest.mark.parametrize(

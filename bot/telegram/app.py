@@ -21,17 +21,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import html
 import logging
 import os
-import re
+import resource
 import secrets
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from aiohttp import web
 from telegram.error import TelegramError
@@ -42,7 +41,8 @@ from bot.clock import SYSTEM_CLOCK, Clock
 from bot.engine import Engine
 from bot.errors import ConfigError, KnowledgeError
 from bot.knowledge import load_knowledge
-from bot.logs import LogfmtFormatter
+from bot.logs import LogfmtFormatter, chat_hasher, guard, redact_everywhere
+from bot.logs import RedactingFilter as RedactingFilter  # where it used to live
 from bot.operations import (
     OPERATIONS_KEY,
     ObservedProcessor,
@@ -52,6 +52,7 @@ from bot.operations import (
     start_metrics_server,
 )
 from bot.settings import Settings
+from bot.signals import defer_hangup, hangup_pending
 from bot.state import open_store
 from bot.state.redis_store import RedisStore
 from bot.state.store import Store
@@ -65,8 +66,10 @@ from bot.telegram.receiving import (
     Poller,
     ReceiveStatus,
     ReceivingFatal,
+    http_runner,
     unhandled_updates,
     webhook_handler,
+    webhook_path,
 )
 from bot.telegram.replicas import RedisFloodGate, RedisRateLimiter, ReloadChannel
 from bot.telegram.request import AiohttpRequest, proxy_from_environment
@@ -80,6 +83,7 @@ RATE_LIMIT_RETRIES = 3
 WEBHOOK_SECRET_BYTES = 32
 WEBHOOK_MAX_CONNECTIONS = 100
 WEBHOOK_SHUTDOWN_SECONDS = 5.0
+MAX_OPEN_FILES = 65536
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "inline_query")
 PARTS_KEY = "fitbot.parts"
 
@@ -146,7 +150,8 @@ def build_application(
     # constructor reads the deprecated int form and warns on every 429.
     os.environ.setdefault(PTB_TIMEDELTA, "1")
     token = settings.require_token().reveal()
-    _redact_bot_loggers(token)
+    # PTB's Bot logs its URL (token included) at DEBUG from its constructor.
+    redact_everywhere([token, *secrets_of(settings)], PTB_BOT_LOGGERS)
     proxy = proxy_from_environment(settings.base_url)
     shared = isinstance(store, RedisStore)
     gate: Gate | None = None
@@ -272,6 +277,9 @@ async def serve(application: FitbotApp, settings: Settings, stop: asyncio.Event)
         if application.post_shutdown is not None:
             await application.post_shutdown(application)
         await stop_metrics()
+        # When initialising failed (Telegram unreachable), PTB never shut its clients down.
+        for request in (parts.updates_request, application.bot.request):
+            await request.shutdown()  # idempotent
 
 
 async def _until_stopped(
@@ -321,15 +329,16 @@ async def _start_receiving(
         if settings.webhook_secret
         else secrets.token_urlsafe(WEBHOOK_SECRET_BYTES)
     )
+    redact_everywhere([secret], PTB_BOT_LOGGERS)  # set_webhook's DEBUG line carries it
     web_app = web.Application()
     add_health_routes(web_app, application)
     web_app.router.add_post(
-        urlsplit(settings.webhook_url).path or "/",
+        webhook_path(settings.webhook_url),
         webhook_handler(inbox, secret, ops.receiving, parts.finished),
     )
     # The path may embed a secret: no access log. A request that waits for its update to be
     # handled is given a few seconds to finish on stop; Telegram sends it again otherwise.
-    runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=WEBHOOK_SHUTDOWN_SECONDS)
+    runner = http_runner(web_app, shutdown_timeout=WEBHOOK_SHUTDOWN_SECONDS)
     await runner.setup()
     await web.TCPSite(runner, settings.listen, settings.port).start()
     ops.receiving.polling = False
@@ -349,64 +358,44 @@ async def _start_receiving(
     return _Receiver(None, stop)
 
 
-class RedactingFilter(logging.Filter):
-    """Replaces secrets in every log record (message, arguments, traceback) with ``***``."""
-
-    def __init__(self, secrets_: Iterable[str]) -> None:
-        super().__init__()
-        self.secrets = frozenset(s for s in secrets_ if s)
-        forms = {form for s in self.secrets for form in (s, quote(s, safe=""), html.escape(s))}
-        longest_first = sorted(forms, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, longest_first))) if forms else None
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Redact in place; never drops a record."""
-        if self._pattern is None:
-            return True
-        with contextlib.suppress(Exception):  # a broken record must still be logged
-            message = record.getMessage()
-            if self._pattern.search(message):
-                record.msg, record.args = self._pattern.sub("***", message), None
-            if record.exc_info and not record.exc_text:
-                record.exc_text = logging.Formatter().formatException(record.exc_info)
-            if record.exc_text:
-                record.exc_text = self._pattern.sub("***", record.exc_text)
-            if record.stack_info:
-                record.stack_info = self._pattern.sub("***", record.stack_info)
-        return True
-
-
-def _redact_bot_loggers(token: str) -> None:
-    """Guard the loggers of PTB's Bot, whose constructor logs its URL (token included) at DEBUG.
-
-    A filter on a logger acts before any handler sees the record, including handlers that
-    :func:`configure_logging` never touched.
-    """
-    for name in PTB_BOT_LOGGERS:
-        bot_logger = logging.getLogger(name)
-        if not any(
-            isinstance(f, RedactingFilter) and token in f.secrets for f in bot_logger.filters
-        ):
-            bot_logger.addFilter(RedactingFilter([token]))
-
-
 def configure_logging(settings: Settings) -> None:
-    """Log logfmt lines to stderr at the configured level, with every secret redacted."""
+    """Log logfmt lines to stderr at the configured level, every logger's records guarded
+    (:func:`~bot.logs.guard`: chat ids hashed, texts only at DEBUG, secrets redacted, floods of
+    one line held back)."""
     stderr = logging.StreamHandler()
     stderr.setFormatter(LogfmtFormatter())
     logging.basicConfig(level=settings.log_level_number, handlers=[stderr])
     # httpx logs request URLs, which contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    redact = RedactingFilter(settings.secrets)
+    salt = settings.log_salt.reveal().encode() if settings.log_salt else None
     for handler in logging.getLogger().handlers:
-        handler.addFilter(redact)
+        guard(handler, chat_hasher(salt), secrets_of(settings))
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """What must never be logged: the token, the webhook secret, the log salt, and any
+    password in the Bot API, webhook or proxy URL."""
+    found = [s.reveal() for s in (settings.token, settings.webhook_secret, settings.log_salt) if s]
+    found += settings.secrets  # the Redis password among them
+    urls = [settings.base_url, settings.webhook_url]
+    with contextlib.suppress(ConfigError):  # build_application reports a proxy it cannot use
+        urls.append(proxy_from_environment(settings.base_url))
+    for url in urls:
+        with contextlib.suppress(ValueError):
+            password = urlsplit(url).password if url else None
+            if password:
+                found += [password, unquote(password)]
+    return found
 
 
 def run(settings: Settings) -> int:
     """``fitbot run``: serve until SIGTERM/SIGINT. 0 after a clean stop, 1 if it cannot start
-    or receiving dies, 2 for bad configuration."""
+    or receiving dies, 2 for bad configuration. A SIGHUP while it starts is a reload once it
+    runs, never the end of the process."""
+    defer_hangup()
     configure_logging(settings)
+    _raise_open_files_limit()
     try:
         settings.require_token()
         knowledge = load_knowledge(settings.knowledge)
@@ -430,10 +419,23 @@ def run(settings: Settings) -> int:
     return 0
 
 
+def _raise_open_files_limit() -> None:
+    """Let the process open as many files as it may (up to :data:`MAX_OPEN_FILES`): a
+    connection is a file, and at a soft limit of 1,024 a few hundred half-open connections to
+    the webhook kept /healthz from being answered at all."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, MAX_OPEN_FILES)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 async def _serve_until_signalled(application: FitbotApp, settings: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     loop.add_signal_handler(signal.SIGHUP, operations_of(application).reload_soon)
+    if hangup_pending():
+        operations_of(application).reload_soon()
     await serve(application, settings, stop)

@@ -53,6 +53,7 @@ from bot.operations import note_answer, note_delivery
 from bot.state.store import Outgoing, Store
 from bot.telegram.delivery import Delivery, Outbox
 from bot.telegram_render import keyboard_json, parse_callback_data, render_html
+from bot.text import tidy
 
 logger = logging.getLogger(__name__)
 
@@ -259,7 +260,7 @@ class Coach:
         message = update.effective_message
         if message is None or message.text is None:
             return
-        question = _without_mention(message.text, context.bot.username).strip()
+        question = tidy(_without_mention(message.text, context.bot.username)).strip()
         await self._answer(update, context.bot, message, question or "/start")
 
     async def not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -34,6 +34,7 @@ from aiohttp import web
 from telegram import Bot, Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError, TimedOut
 from telegram.request import BaseRequest
+from yarl import URL
 
 from bot.clock import Clock
 from bot.state.store import Store
@@ -50,6 +51,12 @@ POLL_RETRY_CAP_SECONDS = 30.0  # as PTB's Updater
 # attempts after the backoff reached its cap.
 RECEIVE_STALE_SECONDS = 120.0
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# A connection that has not sent a whole request line and headers this long after it opened (or
+# after its last answer) is closed; a request whose body has not all arrived this long after
+# its headers gets 408. Telegram sends an update at once; a client that dribbles or sends
+# nothing only holds a file descriptor (1,100 half-open connections used to starve /healthz).
+CLIENT_IDLE_SECONDS = 10.0
+BODY_SECONDS = 10.0
 
 # With a shared store, the webhook answers once the update is handled, but no later than this
 # (the update is stored, so a replica that starts would handle it).
@@ -318,7 +325,11 @@ def webhook_handler(
         given = request.headers.get(SECRET_HEADER, "").encode(errors="replace")
         if not hmac.compare_digest(given, expected):
             return web.Response(status=403)
-        body = await request.read()
+        try:
+            async with asyncio.timeout(BODY_SECONDS):
+                body = await request.read()
+        except TimeoutError:
+            return web.Response(status=408, headers={"Connection": "close"})
         try:
             text = body.decode()
             data: Any = json.loads(text)
@@ -357,6 +368,27 @@ class Finished:
         future = self._waiting.pop(update_id, None)
         if future is not None and not future.done():
             future.set_result(None)
+
+
+def http_runner(web_app: web.Application, shutdown_timeout: float = 60.0) -> web.AppRunner:
+    """The runner of fitbot's HTTP servers (webhook, health, metrics): no access log (a webhook
+    path may hold a secret), and aiohttp's own keep-alive timer, which also runs from the moment
+    a connection opens, closes one that has not sent a whole request within
+    :data:`CLIENT_IDLE_SECONDS` (its default is an hour). ``shutdown_timeout``: how long a
+    request under way may finish on stop (aiohttp's default, 60 s)."""
+    return web.AppRunner(
+        web_app,
+        access_log=None,
+        keepalive_timeout=CLIENT_IDLE_SECONDS,
+        shutdown_timeout=shutdown_timeout,
+    )
+
+
+def webhook_path(url: str) -> str:
+    """The path of the webhook ``url`` as aiohttp's router compares it with a request's:
+    yarl's ``path_safe`` (percent-decoded except ``%2F`` and ``%25``), so that a path written
+    percent-encoded (``/tg%20hook``) matches the request Telegram makes to it."""
+    return URL(url).path_safe or "/"
 
 
 def _dump(item: object) -> str:

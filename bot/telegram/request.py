@@ -68,7 +68,14 @@ def proxy_from_environment(url: str, env: Mapping[str, str] = os.environ) -> str
         return None
     if parts.hostname and _bypassed(parts.hostname, found.get("no_proxy", "")):
         return None
-    scheme = urlsplit(proxy if "://" in proxy else f"http://{proxy}").scheme
+    try:
+        proxy_parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        scheme, _ = proxy_parts.scheme, proxy_parts.port
+    except ValueError:  # a broken IPv6 address, a port out of range or not a number
+        raise ConfigError(
+            f"the proxy for {parts.scheme} URLs cannot be read as a URL (check its host and "
+            "port; the value is not shown: it may contain a password)"
+        ) from None
     if scheme not in PROXY_SCHEMES:
         raise ConfigError(
             f"the proxy for {parts.scheme} URLs must be an http:// proxy, got a {scheme}:// one"
