@@ -10,6 +10,13 @@ What is kept, and for how long:
 * ``chat_context``: each chat's :class:`~bot.context.Context`, until replaced.
 * ``unanswered``: questions declined or answered with low confidence, for
   ``fitbot report unanswered``; the newest :data:`MAX_UNANSWERED`.
+* ``rating``: the 👍/👎 pressed under answers (:class:`Rating`: the chat as a keyed hash, never
+  its id; the question and the 👎 comment as typed), for ``fitbot report feedback``; one per
+  rated message, the newest :data:`MAX_RATINGS`.
+* ``comment_request``: chats asked "What were you looking for?" whose next message is the
+  comment (chat hashes only); a request is forgotten when that message comes.
+* ``answer_count``: how many questions were answered or declined per UTC day, record, section
+  and way of asking (counts only, no text), for the reports.
 * ``inbox``: every update received, written before Telegram is told it arrived (before the next
   getUpdates offset moves past it, or the webhook's 200). ``body`` holds the update's JSON until
   it has been handled (then NULL); the ids of handled updates stay for de-duplication, for
@@ -39,7 +46,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bot.context import Context
 from bot.errors import ConfigError
@@ -58,6 +65,14 @@ MAX_RECORDED_CHARS = 1_000
 DEDUPE_SECONDS = 24 * 60 * 60
 MAX_HANDLED = 100_000
 LOG_ERRORS_EVERY = 1_000
+# Ratings are kept like unanswered questions: the newest this many.
+MAX_RATINGS = 100_000
+# A comment request nobody answered is forgotten after this long.
+COMMENT_REQUEST_SECONDS = 24 * 60 * 60
+SECONDS_PER_DAY = 86_400
+# How an answered question came in: typed (or a command with words), or a section button.
+VIA_QUESTION = "question"
+VIA_BUTTON = "button"
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -97,8 +112,57 @@ MIGRATIONS: tuple[str, ...] = (
         markup     TEXT
     )
     """,
+    """
+    CREATE TABLE rating (
+        chat       TEXT    NOT NULL,
+        message    INTEGER NOT NULL,
+        rated_at   REAL    NOT NULL,
+        helpful    INTEGER NOT NULL,
+        record     TEXT    NOT NULL,
+        section    TEXT    NOT NULL,
+        confidence REAL    NOT NULL,
+        question   TEXT,
+        comment    TEXT,
+        asked      INTEGER NOT NULL,
+        PRIMARY KEY (chat, message)
+    )
+    """,
+    "CREATE INDEX rating_time ON rating (rated_at)",
+    """
+    CREATE TABLE comment_request (
+        chat         TEXT    PRIMARY KEY,
+        message      INTEGER NOT NULL,
+        requested_at REAL    NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE answer_count (
+        day      INTEGER NOT NULL,
+        record   TEXT    NOT NULL,
+        section  TEXT    NOT NULL,
+        answered INTEGER NOT NULL,
+        via      TEXT    NOT NULL,
+        count    INTEGER NOT NULL,
+        PRIMARY KEY (day, record, section, answered, via)
+    )
+    """,
 )
 _UNANSWERED_COLUMNS = "text, asked_at, answered, confidence, exercise, intent"
+_RATING_COLUMNS = (
+    "chat, message, rated_at, helpful, record, section, confidence, question, comment, asked"
+)
+_SELECT_RATINGS = (
+    f"SELECT {_RATING_COLUMNS} FROM rating WHERE rated_at >= ? ORDER BY rated_at, rowid"
+)
+_SELECT_COUNTS = (
+    "SELECT day, record, section, answered, via, count FROM answer_count WHERE day > ? "
+    "ORDER BY day, record, section, answered, via"
+)
+_COUNT_ANSWER = (
+    "INSERT INTO answer_count (day, record, section, answered, via, count) "
+    "VALUES (?, ?, ?, ?, ?, 1) "
+    "ON CONFLICT (day, record, section, answered, via) DO UPDATE SET count = count + 1"
+)
 _OUTGOING_COLUMNS = "chat_id, created_at, text, parse_mode, reply_to, thread, markup"
 _UPSERT_CONTEXT = (
     "INSERT INTO chat_context (chat_id, context, updated_at) VALUES (?, ?, ?) "
@@ -123,6 +187,42 @@ class UnansweredQuestion:
     confidence: float
     exercise: str | None = None
     intent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """A 👍 (``helpful``) or 👎 pressed under one answer.
+
+    ``chat`` is a keyed hash of the chat id (the id itself is never stored) and ``message`` the
+    rated message's id in that chat: one rating per message, a later press replaces it.
+    ``question`` is what was asked (None when it is not known: a section button, or an answer
+    given before a restart); ``comment`` the answer to "What were you looking for?";
+    ``asked`` whether that question was asked for this message (it is asked once).
+    """
+
+    chat: str
+    message: int
+    rated_at: float  # Unix time
+    helpful: bool
+    record: str
+    section: str
+    confidence: float
+    question: str | None = None
+    comment: str | None = None
+    asked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerCount:
+    """How many questions one UTC day got one outcome: ``record``/``section`` answered (empty
+    strings for a decline or an answer without a record), typed or by a button (``via``)."""
+
+    day: float  # Unix time of the day's start, UTC
+    record: str
+    section: str
+    answered: bool
+    via: str
+    count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,6 +483,124 @@ class Store:
         )
         return int(row[0])
 
+    # -- feedback -----------------------------------------------------------------------------
+
+    def rating(self, chat: str, message: int) -> Rating | None:
+        """The rating of ``message`` in ``chat`` (a chat hash), if it has one."""
+        row = self._guard(
+            "read a rating",
+            lambda: self._db.execute(
+                f"SELECT {_RATING_COLUMNS} FROM rating WHERE chat = ? AND message = ?",
+                (chat, message),
+            ).fetchone(),
+            None,
+        )
+        return _rating(row) if row is not None else None
+
+    def rate(self, rating: Rating) -> bool:
+        """Keep ``rating`` (committed at once), replacing an earlier one of the same message;
+        prune the oldest now and then. False if the file failed."""
+
+        def write() -> bool:
+            cursor = self._db.execute(
+                f"INSERT OR REPLACE INTO rating ({_RATING_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    rating.chat,
+                    rating.message,
+                    rating.rated_at,
+                    rating.helpful,
+                    rating.record,
+                    rating.section,
+                    rating.confidence,
+                    _clip(rating.question),
+                    _clip(rating.comment),
+                    rating.asked,
+                ),
+            )
+            row_id = cursor.lastrowid or 0
+            if row_id % PRUNE_EVERY == 0:
+                self._db.execute("DELETE FROM rating WHERE rowid <= ?", (row_id - MAX_RATINGS,))
+            return True
+
+        return self._guard("keep a rating", write, False)
+
+    def add_comment(self, chat: str, message: int, comment: str) -> bool:
+        """Attach ``comment`` to the rating of ``message`` in ``chat``. False if there is no
+        such rating (or the file failed)."""
+        cursor = self._guard(
+            "keep a comment",
+            lambda: self._db.execute(
+                "UPDATE rating SET comment = ? WHERE chat = ? AND message = ?",
+                (_clip(comment), chat, message),
+            ),
+            None,
+        )
+        return cursor is not None and cursor.rowcount > 0
+
+    def request_comment(self, chat: str, message: int) -> None:
+        """Remember that ``chat``'s next message comments on the rating of ``message``
+        (replacing an earlier request of that chat); forget requests nobody answered."""
+        now = self._clock()
+
+        def write() -> None:
+            self._db.execute(
+                "INSERT OR REPLACE INTO comment_request (chat, message, requested_at) "
+                "VALUES (?, ?, ?)",
+                (chat, message, now),
+            )
+            self._db.execute(
+                "DELETE FROM comment_request WHERE requested_at < ?",
+                (now - COMMENT_REQUEST_SECONDS,),
+            )
+
+        self._guard("keep a comment request", lambda: self._transaction(write), None)
+
+    def take_comment_request(self, chat: str) -> tuple[int, float] | None:
+        """``(message, requested_at)`` of ``chat``'s comment request, forgetting it; None if
+        there is none."""
+
+        def take() -> tuple[int, float] | None:
+            # fetchall: a RETURNING statement commits only once its rows are all read.
+            rows = self._db.execute(
+                "DELETE FROM comment_request WHERE chat = ? RETURNING message, requested_at",
+                (chat,),
+            ).fetchall()
+            return (int(rows[0][0]), float(rows[0][1])) if rows else None
+
+        return self._guard("read a comment request", take, None)
+
+    def count_answer(
+        self, at: float, record: str | None, section: str | None, answered: bool, via: str
+    ) -> None:
+        """Count one question answered (or declined) at ``at`` (Unix time) in its UTC day."""
+        day = int(at // SECONDS_PER_DAY * SECONDS_PER_DAY)
+        self._guard(
+            "count an answer",
+            lambda: self._db.execute(
+                _COUNT_ANSWER, (day, record or "", section or "", answered, via)
+            ),
+            None,
+        )
+
+    def ratings(self, since: float | None = None) -> list[Rating]:
+        """Every rating kept, oldest first (``since``: Unix time)."""
+        rows: list[Any] = self._guard(
+            "read ratings",
+            lambda: self._db.execute(_SELECT_RATINGS, (_since(since),)).fetchall(),
+            [],
+        )
+        return [_rating(row) for row in rows]
+
+    def answer_counts(self, since: float | None = None) -> list[AnswerCount]:
+        """The answer counts by day (the days that end after ``since``)."""
+        rows: list[Any] = self._guard(
+            "read answer counts",
+            lambda: self._db.execute(_SELECT_COUNTS, (_day_since(since),)).fetchall(),
+            [],
+        )
+        return [_count(row) for row in rows]
+
     # -- lifecycle --------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -456,6 +674,68 @@ def read_unanswered(path: Path | str, since: float | None = None) -> list[Unansw
     ``since`` (Unix time) leaves out older ones. A state file written before the table existed
     has none. Raises :class:`ConfigError` if the file is missing or unreadable.
     """
+    rows = _read_only(
+        path,
+        "unanswered",
+        f"SELECT {_UNANSWERED_COLUMNS} FROM unanswered WHERE asked_at >= ? ORDER BY asked_at, id",
+        (_since(since),),
+    )
+    return [
+        UnansweredQuestion(text, asked_at, bool(answered), confidence, exercise, intent)
+        for text, asked_at, answered, confidence, exercise, intent in rows
+    ]
+
+
+def _clip(text: str | None) -> str | None:
+    return text[:MAX_RECORDED_CHARS] if text is not None else None
+
+
+def _rating(row: Sequence[Any]) -> Rating:
+    chat, message, rated_at, helpful, record, section, confidence, question, comment, asked = row
+    return Rating(
+        chat,
+        int(message),
+        float(rated_at),
+        bool(helpful),
+        record,
+        section,
+        float(confidence),
+        question,
+        comment,
+        bool(asked),
+    )
+
+
+def _count(row: Sequence[Any]) -> AnswerCount:
+    day, record, section, answered, via, count = row
+    return AnswerCount(float(day), record, section, bool(answered), via, int(count))
+
+
+def _since(since: float | None) -> float:
+    return since if since is not None else float("-inf")
+
+
+def _day_since(since: float | None) -> float:
+    """Days start at midnight UTC: the day holding ``since`` starts less than a day before."""
+    return since - SECONDS_PER_DAY if since is not None else float("-inf")
+
+
+def read_ratings(path: Path | str, since: float | None = None) -> list[Rating]:
+    """The ratings kept in the state file ``path``, oldest first, read-only (``since``: Unix
+    time). Raises :class:`ConfigError` if the file is missing or unreadable."""
+    return [_rating(row) for row in _read_only(path, "rating", _SELECT_RATINGS, (_since(since),))]
+
+
+def read_answer_counts(path: Path | str, since: float | None = None) -> list[AnswerCount]:
+    """The answer counts kept in the state file ``path``, by day, read-only; ``since`` keeps
+    the days that end after it."""
+    rows = _read_only(path, "answer_count", _SELECT_COUNTS, (_day_since(since),))
+    return [_count(row) for row in rows]
+
+
+def _read_only(path: Path | str, table: str, query: str, params: tuple[Any, ...]) -> list[Any]:
+    """Rows of ``query`` on the state file ``path`` opened read-only; none if ``table`` does
+    not exist yet (a file written by an older version)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"no state file at {path} (set FITBOT_STATE or pass --state)")
@@ -463,19 +743,11 @@ def read_unanswered(path: Path | str, since: float | None = None) -> list[Unansw
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             if not db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'unanswered'"
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
             ).fetchone():
                 return []
-            rows = db.execute(
-                f"SELECT {_UNANSWERED_COLUMNS} FROM unanswered WHERE asked_at >= ? "
-                "ORDER BY asked_at, id",
-                (since if since is not None else float("-inf"),),
-            ).fetchall()
+            return db.execute(query, params).fetchall()
         finally:
             db.close()
     except sqlite3.Error as exc:
         raise ConfigError(f"cannot read the state file {path}: {exc}") from exc
-    return [
-        UnansweredQuestion(text, asked_at, bool(answered), confidence, exercise, intent)
-        for text, asked_at, answered, confidence, exercise, intent in rows
-    ]
