@@ -144,9 +144,17 @@ def cmd_report_unanswered(args: argparse.Namespace) -> int:
     return run_unanswered(args)
 
 
+def cmd_report_feedback(args: argparse.Namespace) -> int:
+    """``fitbot report feedback``: the 👍/👎 on answers, per exercise and section."""
+    from bot.feedback_report import run_feedback
+
+    return run_feedback(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     from bot.evaluation import add_eval_arguments
+    from bot.feedback_report import add_feedback_arguments
     from bot.report import add_unanswered_arguments
     from bot.settings import add_run_arguments
 
@@ -184,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_unanswered_arguments(unanswered)
     unanswered.set_defaults(func=cmd_report_unanswered)
+    feedback = report_sub.add_parser(
+        "feedback", help="how people rated the answers (👍/👎), per exercise and section"
+    )
+    add_feedback_arguments(feedback)
+    feedback.set_defaults(func=cmd_report_feedback)
 
     run = sub.add_parser("run", help="run the Telegram bot")
     add_run_arguments(run)

@@ -131,7 +131,7 @@ def parse_since(text: str, *, now: float) -> float:
 def render_text(groups: Sequence[Group], since: float | None) -> str:
     """The report for a terminal."""
     total = sum(g.count for g in groups)
-    window = f" since {_when(since)}" if since is not None else ""
+    window = f" since {local_time(since)}" if since is not None else ""
     if not groups:
         return f"No unanswered questions{window}."
     lines = [
@@ -142,7 +142,7 @@ def render_text(groups: Sequence[Group], since: float | None) -> str:
         guess = "/".join(part for part in (group.exercise, group.intent) if part) or "none"
         lines.append(
             f"        best guess: {guess} (confidence {group.confidence:.2f}); "
-            f"last asked {_when(group.last_asked)}"
+            f"last asked {local_time(group.last_asked)}"
         )
         others = [json.dumps(text, ensure_ascii=False) for text, _ in group.phrasings[1:]]
         if others:
@@ -155,7 +155,7 @@ def render_text(groups: Sequence[Group], since: float | None) -> str:
 def render_json(groups: Sequence[Group], since: float | None) -> dict[str, Any]:
     """The report as JSON (times in ISO 8601 with their UTC offset)."""
     return {
-        "since": _iso(since) if since is not None else None,
+        "since": iso_time(since) if since is not None else None,
         "total": sum(g.count for g in groups),
         "groups": [
             {
@@ -167,8 +167,8 @@ def render_json(groups: Sequence[Group], since: float | None) -> dict[str, Any]:
                     "intent": g.intent,
                     "confidence": g.confidence,
                 },
-                "first_asked": _iso(g.first_asked),
-                "last_asked": _iso(g.last_asked),
+                "first_asked": iso_time(g.first_asked),
+                "last_asked": iso_time(g.last_asked),
             }
             for g in groups
         ],
@@ -202,9 +202,11 @@ def run_unanswered(args: argparse.Namespace) -> int:
     return 0
 
 
-def _when(stamp: float) -> str:
+def local_time(stamp: float) -> str:
+    """``stamp`` (Unix time) as local ``YYYY-MM-DD HH:MM``."""
     return time.strftime(DATE_FORMAT, time.localtime(stamp))
 
 
-def _iso(stamp: float) -> str:
+def iso_time(stamp: float) -> str:
+    """``stamp`` (Unix time) in ISO 8601 with the local UTC offset."""
     return datetime.fromtimestamp(stamp).astimezone().isoformat(timespec="seconds")
