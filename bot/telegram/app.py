@@ -54,6 +54,7 @@ from bot.operations import (
 from bot.settings import Settings
 from bot.state.store import Store
 from bot.telegram.delivery import Outbox, RetryPolicy
+from bot.telegram.feedback import Feedback
 from bot.telegram.handlers import COMMANDS, Coach, FitbotApp, FloodGate
 from bot.telegram.ordering import ChatOrderedProcessor
 from bot.telegram.receiving import (
@@ -145,7 +146,7 @@ def build_application(
     ops = Operations(settings, engine, store, receiving, on_engine=lambda new: coach.use(new))
     outbox = Outbox(store, clock, retry or RetryPolicy(), ops)
     ops.watch_outbox(outbox)
-    coach = Coach(engine, store, gate, outbox)
+    coach = Coach(engine, store, gate, outbox, Feedback(store, ops.hash_chat, clock=clock.time))
     updates_request = AiohttpRequest(1, proxy=proxy, observer=ops.api_error)
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         ApplicationBuilder()
