@@ -17,6 +17,7 @@ from bot.engine import Engine, Reply
 from bot.errors import ConfigError, KnowledgeError
 from bot.knowledge import default_knowledge_dir, load_knowledge
 from bot.render import render_json, render_text
+from bot.review import MARKS, unreviewed
 
 EXIT_BROKEN_KNOWLEDGE = 2
 EXIT_BAD_CONFIG = 2
@@ -114,11 +115,25 @@ def cmd_kb_check(args: argparse.Namespace) -> int:
     except KnowledgeError as exc:
         print(f"{directory}: {exc}", file=sys.stderr)
         return 1
+    drafts = unreviewed(directory)
+    if drafts and args.strict:
+        print(
+            f"{directory}: {len(drafts)} value(s) not reviewed; --strict refuses drafts:\n"
+            + "\n".join(f"  {p}" for p in drafts),
+            file=sys.stderr,
+        )
+        return 1
     kinds = [r.kind for r in kb.records.values()]
     print(
         f"{directory}: ok ({kinds.count('exercise')} exercises, {kinds.count('topic')} topics, "
         f"{len(kb.articles)} source articles)"
     )
+    if drafts:
+        files = len({p.file for p in drafts})
+        print(
+            f"{directory}: {len(drafts)} value(s) in {files} file(s) still marked "
+            f"{' or '.join(MARKS)} (fitbot kb check --strict refuses them)"
+        )
     return 0
 
 
@@ -179,6 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
     check = kb_sub.add_parser("check", help="validate a knowledge directory")
     check.add_argument("directory", nargs="?")
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="also refuse values still marked REWRITE: or TODO: (unreviewed drafts)",
+    )
     check.set_defaults(func=cmd_kb_check)
 
     ev = sub.add_parser("eval", help="score labelled questions and dialogs (pass rates, peers)")
