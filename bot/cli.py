@@ -166,6 +166,26 @@ def cmd_report_feedback(args: argparse.Namespace) -> int:
     return run_feedback(args)
 
 
+def cmd_report_html(args: argparse.Namespace) -> int:
+    """``fitbot report --html FILE``: the coach's report as one self-contained page."""
+    if not args.html:
+        print(
+            "fitbot report: give a report (unanswered, feedback) or --html FILE",
+            file=sys.stderr,
+        )
+        return 2
+    from bot.html_report import run_html
+
+    return run_html(
+        argparse.Namespace(
+            html=args.html,
+            since=args.report_since,
+            state=args.report_state,
+            knowledge=args.knowledge,
+        )
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     from bot.evaluation import add_eval_arguments
@@ -205,8 +225,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_arguments(ev)
     ev.set_defaults(func=cmd_eval)
 
-    report = sub.add_parser("report", help="reports for the coach")
-    report_sub = report.add_subparsers(dest="report_command", required=True)
+    report = sub.add_parser(
+        "report",
+        help="reports for the coach",
+        description="A report on the terminal (unanswered, feedback), or --html FILE: questions "
+        "per day, answered/declined/👍/👎 over time, the most missed questions with "
+        "suggestions and the helpful rate per exercise, on one self-contained page.",
+    )
+    report.add_argument("--html", metavar="FILE", help="write the whole report as one HTML page")
+    report.add_argument(
+        "--since",
+        dest="report_since",
+        help="with --html: only since DATE (2024-05-01) or DURATION ago (30m, 24h, 7d, 2w)",
+    )
+    report.add_argument(
+        "--state", dest="report_state", type=Path, help="with --html: state file (FITBOT_STATE)"
+    )
+    report.set_defaults(func=cmd_report_html)
+    report_sub = report.add_subparsers(dest="report_command")
     unanswered = report_sub.add_parser(
         "unanswered", help="questions the bot declined or was unsure about, grouped by topic"
     )
