@@ -22,8 +22,8 @@ import aiohttp
 import pytest
 
 BROWSER_NAMES = ("chromium", "chromium-browser")
-START_TIMEOUT = 15.0
-STEP_TIMEOUT = 10.0
+START_TIMEOUT = 30.0
+STEP_TIMEOUT = 20.0
 FLAGS = (
     "--headless=new",
     "--no-sandbox",  # CI runs as root
