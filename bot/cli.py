@@ -137,6 +137,13 @@ def cmd_kb_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kb_draft(args: argparse.Namespace) -> int:
+    """``fitbot kb draft ARTICLE.txt [--out DIR]``: draft knowledge files from an article."""
+    from bot.drafting import run_draft
+
+    return run_draft(args)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``fitbot run``: the Telegram bot."""
     from bot.settings import Settings
@@ -188,6 +195,7 @@ def cmd_report_html(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
+    from bot.drafting import add_draft_arguments
     from bot.evaluation import add_eval_arguments
     from bot.feedback_report import add_feedback_arguments
     from bot.report import add_unanswered_arguments
@@ -220,6 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also refuse values still marked REWRITE: or TODO: (unreviewed drafts)",
     )
     check.set_defaults(func=cmd_kb_check)
+    draft = kb_sub.add_parser(
+        "draft",
+        help="draft knowledge files from an article (plain text), every value marked for review",
+    )
+    add_draft_arguments(draft)
+    draft.set_defaults(func=cmd_kb_draft)
 
     ev = sub.add_parser("eval", help="score labelled questions and dialogs (pass rates, peers)")
     add_eval_arguments(ev)
