@@ -21,8 +21,8 @@ def header(record: DraftRecord, article: str) -> list[str]:
         f"# DRAFT of {'an' if record.kind[0] in 'aeiou' else 'a'} {record.kind} record, written "
         f"by `fitbot kb draft` from {article}.",
         f"# Values marked {REWRITE} are the article's own sentences: rewrite each in your own",
-        "# words, then drop the mark. Values marked",
-        f"# {TODO} could not be filled from the article: write them, or delete the entry.",
+        f"# words, then drop the mark. Values marked {TODO} could not be filled from the",
+        "# article: write them, or delete the entry.",
         "# Names, muscles and labels are kept as the article gives them. Each value's comment",
         "# says where in the article it came from. `fitbot kb check --strict` refuses this file",
         "# while any mark is left; `fitbot kb check` already tells whether it validates.",
