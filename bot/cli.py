@@ -195,7 +195,6 @@ def cmd_report_html(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    from bot.drafting import add_draft_arguments
     from bot.evaluation import add_eval_arguments
     from bot.feedback_report import add_feedback_arguments
     from bot.report import add_unanswered_arguments
@@ -232,7 +231,20 @@ def build_parser() -> argparse.ArgumentParser:
         "draft",
         help="draft knowledge files from an article (plain text), every value marked for review",
     )
-    add_draft_arguments(draft)
+    # Declared here, not in bot.drafting, so that every other command starts without it.
+    draft.add_argument(
+        "article", metavar="ARTICLE.txt", type=Path, help="the article, as plain text"
+    )
+    draft.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        default=Path("drafts"),
+        help="knowledge directory to write the draft into (default: drafts/)",
+    )
+    draft.add_argument(
+        "--force", action="store_true", help="overwrite a draft file that exists already"
+    )
     draft.set_defaults(func=cmd_kb_draft)
 
     ev = sub.add_parser("eval", help="score labelled questions and dialogs (pass rates, peers)")
@@ -250,10 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--since",
         dest="report_since",
+        metavar="SINCE",
         help="with --html: only since DATE (2024-05-01) or DURATION ago (30m, 24h, 7d, 2w)",
     )
     report.add_argument(
-        "--state", dest="report_state", type=Path, help="with --html: state file (FITBOT_STATE)"
+        "--state",
+        dest="report_state",
+        metavar="FILE",
+        type=Path,
+        help="with --html: state file (FITBOT_STATE)",
     )
     report.set_defaults(func=cmd_report_html)
     report_sub = report.add_subparsers(dest="report_command")

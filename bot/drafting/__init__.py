@@ -15,6 +15,7 @@ knowledge base in use), so ``fitbot kb check DIR`` checks the draft on its own; 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 from dataclasses import dataclass
@@ -29,9 +30,8 @@ from bot.drafting.extract import Drafter
 from bot.drafting.model import DraftRecord, slug
 from bot.errors import ConfigError
 from bot.knowledge import RECORD_DIRS, SAFE_LOADER, default_knowledge_dir
+from bot.review import is_marked
 from bot.schema import SourcesFile
-
-DEFAULT_OUT = Path("drafts")
 
 
 @dataclass(frozen=True)
@@ -110,37 +110,21 @@ def _add_source(path: Path, draft: Draft) -> None:
 
 
 def _quoted(text: str) -> str:
-    import json
-
     return json.dumps(text, ensure_ascii=False)
-
-
-def add_draft_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of ``fitbot kb draft``."""
-    parser.add_argument("article", type=Path, help="the article, as plain text")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=DEFAULT_OUT,
-        help=f"knowledge directory to write the draft into (default: {DEFAULT_OUT}/)",
-    )
-    parser.add_argument(
-        "--force", action="store_true", help="overwrite a draft file that exists already"
-    )
 
 
 def run_draft(args: argparse.Namespace) -> int:
     """``fitbot kb draft``: 0 with the files written, 2 when the article cannot be read or the
     draft cannot be written."""
     try:
-        text = args.article.read_text(encoding="utf-8")
+        text = Path(args.article).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         print(f"fitbot kb draft: cannot read {args.article}: {exc}", file=sys.stderr)
         return 2
-    draft = draft_text(text, args.article.name)
+    draft = draft_text(text, Path(args.article).name)
     language = args.knowledge or default_knowledge_dir()
     try:
-        written = write_draft(draft, args.out, language_from=language, force=args.force)
+        written = write_draft(draft, Path(args.out), language_from=language, force=args.force)
     except ConfigError as exc:
         print(f"fitbot kb draft: {exc}", file=sys.stderr)
         return 2
@@ -155,8 +139,6 @@ def run_draft(args: argparse.Namespace) -> int:
 
 
 def _marked(record: DraftRecord) -> list[str]:
-    from bot.review import is_marked
-
     found: list[str] = []
 
     def walk(value: object) -> None:
