@@ -219,3 +219,21 @@ async def test_a_garbled_rating_gets_the_stale_button_notice(
 
     assert toasts(fake_api) == [STALE_BUTTON]
     assert read_ratings(state) == []
+
+
+async def test_in_a_group_the_question_quotes_the_answer_and_a_reply_is_the_comment(
+    fake_api: FakeBotApi, engine: Engine, state: Path
+) -> None:
+    group = -1001
+    async with serving(fake_api, engine, state):
+        fake_api.push_command(group, "checklist", "reverse squat", user_id=5, chat_type="group")
+        (answer,) = await fake_api.wait_sent(group, 1, TIMEOUT)
+        await press(fake_api, group, answer, DOWN)
+        prompt = (await fake_api.wait_sent(group, 2, TIMEOUT))[1]
+        fake_api.push_text(group, "the breathing", user_id=5, chat_type="group", reply_to_bot=True)
+        await fake_api.wait_sent(group, 3, TIMEOUT)
+
+    assert prompt["text"] == ASK_COMMENT
+    assert prompt["reply_parameters"]["message_id"] == answer["message_id"]
+    (kept,) = read_ratings(state)
+    assert (kept.section, kept.comment) == ("checklist", "the breathing")
