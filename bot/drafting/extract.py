@@ -265,13 +265,13 @@ class Drafter:
         title_where = Where("(title)", self.article.title_line, self.article.title_line)
         seen = {self.name.lower()}
 
-        def add(alias: str, where: Where) -> None:
+        def add(alias: str, where: Where, note: str | None = None) -> None:
             alias = re.sub(r"\s+", " ", alias.strip(" \"'\u201c\u201d.,")).lower()
             if alias and alias not in seen and len(alias.split()) <= 6:
                 seen.add(alias)
-                self.aliases.append(Value(alias, where, rewrite=False))
+                self.aliases.append(Value(alias, where, rewrite=False, note=note))
 
-        add(plural(self.name.lower()), title_where)
+        add(plural(self.name.lower()), title_where, "the name's plural")
         early = [r for r in roled if r.role in ("intro", "what", "steps")][:4]
         for part in early:
             for block in part.section.blocks:
@@ -280,7 +280,7 @@ class Drafter:
                 where = Where(part.section.name, block.first, block.last)
                 for alias in other_names(block.text, self.name):
                     add(alias, where)
-                    add(plural(alias), where)
+                    add(plural(alias), where, "its plural")
 
     # -- what it is -------------------------------------------------------------------------
 
@@ -345,10 +345,6 @@ class Drafter:
         section = part.section
         setup = bool(section.heading and SETUP_WORDS.search(section.heading))
         started = False  # whether this section has given an instruction yet
-        if not setup and self._methods and self._methods[-1]["steps"]:
-            # A second "how to" section after a complete method starts another variant only
-            # if it instructs; the method is created when it does.
-            pass
         for block in section.blocks:
             where_block = Where(section.name, block.first, getattr(block, "last", block.first))
             if isinstance(block, Paragraph):
