@@ -51,7 +51,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,6 +122,13 @@ CONVERSATIONS: tuple[tuple[Turn, ...], ...] = (
     (("standing quad strech how to",), ("/help",)),
 )
 MIX = ("repeated", "distinct")
+FITBOTS = ("fitbot", "replicas")
+BOTS = ("fitbot", "echo", "replicas")
+REPLICAS_LABEL = "fitbot x2 (webhook, Redis)"
+ECHO_LABEL = "PTB echo (defaults)"
+REPLICAS = 2
+# Goals of issue 10 for two webhook replicas sharing a Redis, at 50 ms.
+GOAL_REPLICAS_PER_S = 600
 
 # python-telegram-bot's echo bot, default settings: what the examples and most bots start from.
 ECHO_BOT = """\
@@ -160,14 +167,19 @@ QUICK = Timing(warmup=1.0, window=3.0, drain=3.0)
 class Scenario:
     """One bot under one Bot API latency with one question mix."""
 
-    bot: str  # "fitbot" or "echo"
+    bot: str  # "fitbot", "replicas" (two fitbot webhook replicas on Redis) or "echo"
     latency_ms: int
     mix: str  # "repeated" or "distinct"
 
     @property
+    def fitbot(self) -> bool:
+        """One of fitbot's rows (checked against the engine's answers and the goals)."""
+        return self.bot in FITBOTS
+
+    @property
     def label(self) -> str:
-        name = "fitbot" if self.bot == "fitbot" else "PTB echo (defaults)"
-        mix = f", {self.mix}" if self.bot == "fitbot" else ""
+        name = {"fitbot": "fitbot", "replicas": REPLICAS_LABEL}.get(self.bot, ECHO_LABEL)
+        mix = f", {self.mix}" if self.fitbot else ""
         return f"{name}, {self.latency_ms} ms{mix}"
 
 
@@ -240,6 +252,7 @@ class _Load:
     def __init__(self, api: FakeBotApi, chats: int, mix: str) -> None:
         seen: set[str] = set()
         self.api = api
+        self.push: Callable[[int, str], object] = api.push_text  # getUpdates; or a webhook
         self.chats = {c: _Chat(_turns(c, mix, seen)) for c in range(1, chats + 1)}
         self.running = False
         self.window: tuple[float, float] = (float("inf"), float("inf"))
@@ -257,7 +270,7 @@ class _Load:
         for text in next(chat.turns):
             chat.asked.append(text)
             chat.waiting.append(time.perf_counter())
-            self.api.push_text(chat_id, text)
+            self.push(chat_id, text)
 
     def on_reply(self, chat_id: object, text: object) -> None:
         """A sendMessage reached the server (before its latency is served)."""
@@ -408,7 +421,6 @@ async def measure(
     load = _Load(api, chats, scenario.mix)
     api.load = load
     with tempfile.TemporaryDirectory(prefix="fitbot-e2e-") as tmp:
-        log_path = Path(tmp) / "bot.log"
         env = {
             **os.environ,
             "TELEGRAM_BOT_TOKEN": api.token,
@@ -421,33 +433,19 @@ async def measure(
         }
         for name in ("FITBOT_METRICS_PORT", "FITBOT_WEBHOOK_URL", "FITBOT_LOG_LEVEL"):
             env.pop(name, None)
-        with log_path.open("wb") as log:
-            process = await asyncio.create_subprocess_exec(
-                *_command(scenario.bot),
-                env=env,
-                cwd=source,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-            )
+        starting = _start_replicas if scenario.bot == "replicas" else _start_process
+        bot = await starting(scenario, api, load, env, Path(tmp), source)
         spy: asyncio.subprocess.Process | None = None
         try:
-            try:
-                await asyncio.wait_for(api.polling.wait(), STARTUP_TIMEOUT_S)
-            except TimeoutError:
-                raise RuntimeError(
-                    f"{scenario.label}: the bot did not poll within {STARTUP_TIMEOUT_S:.0f} s:\n"
-                    + log_path.read_text(errors="replace")[-2000:]
-                ) from None
             load.start()
             await asyncio.sleep(timing.warmup)
             start = time.perf_counter()
             load.window = (start, start + timing.window)
-            cpu = (_cpu_seconds(process.pid), time.process_time(), _busy_seconds())
-            spy = await _py_spy(process.pid, timing.window, profile) if profile else None
+            cpu = (_cpu(bot.pids), time.process_time(), _busy_seconds())
+            spy = await _py_spy(bot.pids[0], timing.window, profile) if profile else None
             await asyncio.sleep(timing.window)
             elapsed = time.perf_counter() - start
-            bot_cpu = _cpu_seconds(process.pid) - cpu[0]
+            bot_cpu = _cpu(bot.pids) - cpu[0]
             harness_cpu = time.process_time() - cpu[1]
             busy = _busy_seconds() - cpu[2]
             load.running = False
@@ -455,20 +453,21 @@ async def measure(
             while load.unanswered() and time.perf_counter() < drain_end:
                 await asyncio.sleep(0.05)
             lost = load.unanswered()
-            peak_rss = _peak_rss_mb(process.pid)
+            peak_rss = sum(_peak_rss_mb(pid) for pid in bot.pids)
             api.latency = 0  # what is left is answered on shutdown: no need to wait for it
         finally:
             if spy is not None:
                 await _stop(spy)
-            exit_code = await _stop(process)
+            exit_code = await bot.stop()
             await api.stop()
         log_errors = sum(
             1
+            for log_path in bot.logs
             for line in log_path.read_text(errors="replace").splitlines()
             if "level=error" in line or "Traceback" in line or line.startswith("ERROR")
         )
     api_errors = sum(1 for call in api.calls if call.status != 200)
-    expected = _expected_fitbot() if scenario.bot == "fitbot" else list
+    expected = _expected_fitbot() if scenario.fitbot else list
     violations = wrong = 0
     for chat in load.chats.values():
         owed = expected(chat.asked)
@@ -498,6 +497,106 @@ async def measure(
     )
 
 
+@dataclass
+class _Bot:
+    """A started bot: its processes (CPU and memory are theirs, summed), their logs, and how to
+    stop them (the exit code: the worst one)."""
+
+    pids: list[int]
+    logs: list[Path]
+    stop: Callable[[], Awaitable[int | None]]
+
+
+def _cpu(pids: Sequence[int]) -> float:
+    return sum(_cpu_seconds(pid) for pid in pids)
+
+
+async def _start_process(
+    scenario: Scenario, api: _LoadBotApi, load: _Load, env: dict[str, str], tmp: Path, source: Path
+) -> _Bot:
+    """One bot process, long polling (fitbot on its SQLite file, or the echo bot)."""
+    log_path = tmp / "bot.log"
+    with log_path.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            *_command(scenario.bot),
+            env=env,
+            cwd=source,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
+    try:
+        await asyncio.wait_for(api.polling.wait(), STARTUP_TIMEOUT_S)
+    except TimeoutError:
+        await _stop(process)
+        raise RuntimeError(
+            f"{scenario.label}: the bot did not poll within {STARTUP_TIMEOUT_S:.0f} s:\n"
+            + log_path.read_text(errors="replace")[-2000:]
+        ) from None
+    return _Bot([process.pid], [log_path], lambda: _stop(process))
+
+
+async def _start_replicas(
+    scenario: Scenario, api: _LoadBotApi, load: _Load, env: dict[str, str], tmp: Path, source: Path
+) -> _Bot:
+    """:data:`REPLICAS` fitbot processes in webhook mode sharing a redis-server (append-only
+    file on, as deployed), behind the tests' round-robin balancer; updates reach them as
+    Telegram delivers a webhook's (one in flight per chat). The Redis counts as the bot's:
+    its CPU and memory are added to the replicas'."""
+    from tests.redis_server import RedisServer
+    from tests.replicas import Balancer, TelegramWebhook, replica_env, wait_healthy
+
+    redis = RedisServer(tmp / "redis")
+    redis.start()
+    ports = [_free_port() for _ in range(REPLICAS)]
+    balancer = Balancer(ports)
+    await balancer.start()
+    hook = TelegramWebhook(balancer.url)
+    await hook.start()
+    processes, logs = [], []
+    for n, port in enumerate(ports):
+        log_path = tmp / f"replica-{n}.log"
+        logs.append(log_path)
+        with log_path.open("wb") as log:
+            processes.append(
+                await asyncio.create_subprocess_exec(
+                    *_command("fitbot"),
+                    env={**replica_env(api, redis.url, balancer, port), **env,
+                         "FITBOT_STATE": redis.url},
+                    cwd=source,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                )
+            )  # fmt: skip
+
+    async def stop() -> int | None:
+        codes = [await _stop(process) for process in processes]
+        await hook.stop()
+        await balancer.stop()
+        redis.stop()
+        return next((code for code in codes if code != 0), 0)
+
+    try:
+        for port, process in zip(ports, processes, strict=True):
+            await asyncio.wait_for(wait_healthy(port, process, tmp), STARTUP_TIMEOUT_S)
+    except (AssertionError, TimeoutError):
+        await stop()
+        raise RuntimeError(
+            f"{scenario.label}: the replicas did not start:\n"
+            + "\n".join(p.read_text(errors="replace")[-2000:] for p in logs)
+        ) from None
+    load.push = lambda chat_id, text: hook.send(chat_id, api.text_update(chat_id, text))
+    assert redis.process is not None
+    return _Bot([*(p.pid for p in processes), redis.process.pid], logs, stop)
+
+
+def _free_port() -> int:
+    from tests.harness import free_port
+
+    return free_port()
+
+
 def _quantile(ordered: Sequence[float], q: float) -> float | None:
     if not ordered:
         return None
@@ -509,15 +608,19 @@ def _quantile(ordered: Sequence[float], q: float) -> float | None:
 
 def scenarios(
     latencies_ms: Sequence[int] = LATENCIES_MS,
-    bots: Sequence[str] = ("fitbot", "echo"),
+    bots: Sequence[str] = BOTS,
     mixes: Sequence[str] = MIX,
+    *,
+    replicas_at: Sequence[int] | None = (50,),
 ) -> list[Scenario]:
-    """Per latency: fitbot with each mix, then the echo bot (whose replies ignore the mix)."""
+    """Per latency: fitbot with each mix, then the echo bot (whose replies ignore the mix), then
+    two replicas with each mix (by default only at 50 ms: ``replicas_at``, None for all)."""
     return [
         Scenario(bot, latency, mix)
         for latency in latencies_ms
         for bot in bots
-        for mix in (mixes if bot == "fitbot" else MIX[:1])
+        if bot != "replicas" or replicas_at is None or latency in replicas_at
+        for mix in (mixes if bot in FITBOTS else MIX[:1])
     ]
 
 
@@ -590,10 +693,13 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 def goals(scenario: Scenario, m: Measurement, echo: Measurement | None = None) -> list[str]:
     """The goals this fitbot row misses (empty: all met), or [] for other rows. The 0 ms rate
     is judged against ``echo`` (the echo bot's row at the same latency), when there is one."""
-    if scenario.bot != "fitbot":
+    if not scenario.fitbot:
         return []
     missed = []
-    if scenario.latency_ms == 0:
+    if scenario.bot == "replicas":
+        if m.replies_per_s < GOAL_REPLICAS_PER_S:
+            missed.append(f"< {GOAL_REPLICAS_PER_S:,}/s")
+    elif scenario.latency_ms == 0:
         ratio = _ratio(m.replies_per_s, echo.replies_per_s if echo else None)
         if ratio is not None and ratio < GOAL_0MS_VS_ECHO:
             missed.append(f"< x{GOAL_0MS_VS_ECHO} echo's replies/s")
@@ -616,7 +722,7 @@ def rows(summary: dict[Scenario, Measurement], chats: int = CHATS) -> list[Resul
             f"harness {m.harness_cpu_pct:.0f}% others {m.other_cpu_pct:.0f}%",
         ]
         echo = _echo_of(scenario, summary)
-        if scenario.bot == "fitbot" and echo is not None:
+        if scenario.fitbot and echo is not None:
             speed = _ratio(m.replies_per_s, echo.replies_per_s)
             p99 = _ratio(m.p99_ms, echo.p99_ms)
             notes.append(
@@ -624,7 +730,7 @@ def rows(summary: dict[Scenario, Measurement], chats: int = CHATS) -> list[Resul
                 if speed
                 else "vs echo: -"
             )
-        if scenario.bot == "fitbot":
+        if scenario.fitbot:
             missed = goals(scenario, m, echo)
             notes.append("goal met" if not missed else "goal missed: " + ", ".join(missed))
         if m.api_errors or m.log_errors or m.exit_code:
@@ -662,7 +768,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--latency", type=int, action="append", metavar="MS", help="Bot API latency (repeatable)"
     )
-    parser.add_argument("--bot", choices=("fitbot", "echo"), action="append", help="repeatable")
+    parser.add_argument(
+        "--bot",
+        choices=BOTS,
+        action="append",
+        help="repeatable; replicas: two webhook replicas on Redis (at 50 ms unless --latency)",
+    )
     parser.add_argument("--mix", choices=MIX, action="append", help="fitbot's mix (repeatable)")
     parser.add_argument(
         "--profile", type=Path, metavar="DIR", help="py-spy the bot into DIR (collapsed stacks)"
@@ -679,8 +790,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not (1 <= args.chats <= MAX_CHATS and 0 < timing.window <= MAX_WINDOW_S and args.runs >= 1):
         parser.error(f"--chats 1..{MAX_CHATS}, --window up to {MAX_WINDOW_S:.0f} s, --runs >= 1")
     chosen = scenarios(
-        tuple(args.latency or LATENCIES_MS), tuple(args.bot or ("fitbot", "echo")),
-        tuple(args.mix or MIX),
+        tuple(args.latency or LATENCIES_MS), tuple(args.bot or BOTS),
+        tuple(args.mix or MIX), replicas_at=None if args.latency else (50,),
     )  # fmt: skip
     load_before = os.getloadavg()
     results = asyncio.run(
@@ -706,12 +817,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                 {
                     "bot": s.bot,
                     "latency_ms": s.latency_ms,
-                    "mix": s.mix if s.bot == "fitbot" else None,
+                    "mix": s.mix if s.fitbot else None,
                     "median": asdict(summary[s]),
                     "runs": [asdict(m) for m in results[s]],
                     "vs_echo": _vs_echo(s, summary),
                     "goals_missed": (
-                        goals(s, summary[s], _echo_of(s, summary)) if s.bot == "fitbot" else None
+                        goals(s, summary[s], _echo_of(s, summary)) if s.fitbot else None
                     ),
                 }
                 for s in chosen
@@ -729,7 +840,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _vs_echo(scenario: Scenario, summary: dict[Scenario, Measurement]) -> dict[str, Any] | None:
     echo = _echo_of(scenario, summary)
-    if scenario.bot != "fitbot" or echo is None:
+    if not scenario.fitbot or echo is None:
         return None
     m = summary[scenario]
     return {

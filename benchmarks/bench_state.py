@@ -20,7 +20,9 @@ process's CPU time per reply, the median of five runs.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
+import inspect
 import statistics
 import sys
 import tempfile
@@ -51,36 +53,49 @@ def _store_module(source: Path | None) -> Any:
     raise ImportError("no state store module found")
 
 
-def _replay(module: Any, replies: int, outbox: bool) -> float:
+async def _value(result: Any) -> Any:
+    """``result``, awaited if it is awaitable: the store is async since issue 10, and an older
+    checkout's is not."""
+    return await result if inspect.isawaitable(result) else result
+
+
+async def _replay(module: Any, replies: int, outbox: bool) -> float:
     from bot.context import Context
 
     contexts = [Context(exercises=("reverse-squat",), intent=i) for i in ("steps", "mistakes")]
     with tempfile.TemporaryDirectory() as tmp:
-        store = module.Store(Path(tmp) / "state.sqlite3")
+        store = getattr(module, "SqliteStore", None) or module.Store
+        store = store(Path(tmp) / "state.sqlite3")
         durable = hasattr(store, "commit_reply")
         started = time.process_time()
         for first in range(0, replies, BATCH):
             ids = range(first + 1, first + BATCH + 1)
             if durable:
-                store.receive([(i, f'{{"update_id":{i},"message":{{}}}}') for i in ids])
+                await _value(
+                    store.receive([(i, f'{{"update_id":{i},"message":{{}}}}') for i in ids])
+                )
             for update_id in ids:
                 chat = update_id % CHATS
                 context = contexts[update_id // CHATS % 2]
-                store.load(chat)
+                await _value(store.load(chat))
                 if durable and outbox:
                     message = module.Outgoing(chat, REPLY, "HTML", None, None, MARKUP)
-                    (pending,) = store.commit_reply(update_id, chat, context, [message])
-                    store.delivered(pending.row)
+                    (pending,) = await _value(
+                        store.commit_reply(update_id, chat, context, [message])
+                    )
+                    await _value(store.delivered(pending.row))
                 elif durable:
-                    store.commit_reply(update_id, chat, context, ())
+                    await _value(store.commit_reply(update_id, chat, context, ()))
                 else:
-                    store.save(chat, context)
+                    await _value(store.save(chat, context))
                 if update_id % 20 == 0:
-                    store.record_unanswered(
-                        module.UnansweredQuestion("how many calories", time.time(), False, 0.0)
+                    await _value(
+                        store.record_unanswered(
+                            module.UnansweredQuestion("how many calories", time.time(), False, 0.0)
+                        )
                     )
         elapsed = time.process_time() - started
-        store.close()
+        await _value(store.close())
     return elapsed / replies
 
 
@@ -93,7 +108,7 @@ def run(
     """One row: CPU microseconds per reply (in the notes) and replies per CPU second."""
     module = _store_module(source)
     count = 2_000 if quick else replies
-    seconds = statistics.median(_replay(module, count, outbox) for _ in range(RUNS))
+    seconds = statistics.median(asyncio.run(_replay(module, count, outbox)) for _ in range(RUNS))
     if not hasattr(module, "Outgoing"):
         label = "context only"
     else:

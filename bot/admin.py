@@ -60,7 +60,9 @@ class AdminCommands:
         message = await self._admin_message(update, "stats")
         if message is None:
             return
-        await self._reply(update, split_message(stats_report(self._ops)))
+        await self._reply(
+            update, split_message(stats_report(self._ops, await self._ops.unanswered_count()))
+        )
 
     async def _admin_message(self, update: Update, command: str) -> Message | None:
         """The command's message if an admin sent it; anyone else is told it is not allowed."""
@@ -93,8 +95,8 @@ def reload_report(result: ReloadResult) -> str:
     return "\n".join(lines)
 
 
-def stats_report(ops: Operations) -> str:
-    """What ``/stats`` shows."""
+def stats_report(ops: Operations, unanswered: int) -> str:
+    """What ``/stats`` shows (``unanswered``: the questions kept in the store)."""
     counts = ops.metrics.counts()
     kb = ops.knowledge
     loaded = time.strftime(TIME_FORMAT, time.gmtime(kb.loaded_at))
@@ -104,7 +106,7 @@ def stats_report(ops: Operations) -> str:
         f"loaded {loaded}",
         f"Questions since start: {counts.answered} answered, {counts.declined} declined",
         f"Answered by intent: {_pairs(counts.by_intent)}",
-        f"Unanswered questions kept: {ops.unanswered_count()} (fitbot report unanswered)",
+        f"Unanswered questions kept: {unanswered} (fitbot report unanswered)",
         f"Updates since start: {counts.updates}",
         f"Telegram API errors: {_pairs(counts.api_errors)}",
     ]

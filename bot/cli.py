@@ -268,9 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--state",
         dest="report_state",
-        metavar="FILE",
-        type=Path,
-        help="with --html: state file (FITBOT_STATE)",
+        metavar="STATE",
+        help="with --html: state file, or the replicas' redis:// URL (FITBOT_STATE)",
     )
     report.set_defaults(func=cmd_report_html)
     report_sub = report.add_subparsers(dest="report_command")

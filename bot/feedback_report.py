@@ -9,6 +9,7 @@ Read from the state file, read-only, so it runs beside the bot.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -21,7 +22,7 @@ from typing import Any
 
 from bot.errors import ConfigError
 from bot.report import EXIT_USAGE, iso_time, local_time, parse_since
-from bot.settings import DEFAULT_STATE
+from bot.settings import DEFAULT_STATE, REDIS_SCHEMES
 from bot.state.store import AnswerCount, Rating, read_answer_counts, read_ratings
 
 NO_RATE = "-"
@@ -160,9 +161,19 @@ def render_json(report: FeedbackReport) -> dict[str, Any]:
     }
 
 
-def read_report(state: Path, since: float | None) -> FeedbackReport:
-    """The report from the state file ``state`` (read-only)."""
-    return build_report(read_ratings(state, since), read_answer_counts(state, since), since)
+def read_feedback(state: str, since: float | None) -> tuple[list[Rating], list[AnswerCount]]:
+    """The ratings and answer counts kept in ``state``: a state file (read-only), or the
+    replicas' ``redis://`` URL."""
+    if state.lower().startswith(REDIS_SCHEMES):
+        from bot.state import redis_store
+
+        return asyncio.run(redis_store.read_feedback(state, since))
+    return read_ratings(Path(state), since), read_answer_counts(Path(state), since)
+
+
+def read_report(state: str, since: float | None) -> FeedbackReport:
+    """The report from ``state`` (a state file, read-only, or a ``redis://`` URL)."""
+    return build_report(*read_feedback(state, since), since)
 
 
 def add_feedback_arguments(parser: argparse.ArgumentParser) -> None:
@@ -172,13 +183,15 @@ def add_feedback_arguments(parser: argparse.ArgumentParser) -> None:
         help="only ratings since DATE (2024-05-01, local time) or DURATION ago (30m, 24h, 7d, "
         "2w); answers given are counted by whole days (UTC)",
     )
-    parser.add_argument("--state", type=Path, help="state file (env FITBOT_STATE)")
+    parser.add_argument(
+        "--state", help="state file, or the replicas' redis:// URL (env FITBOT_STATE)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
 def run_feedback(args: argparse.Namespace) -> int:
     """``fitbot report feedback``: 0 with the report, 2 for a bad flag or no state file."""
-    state = args.state or Path(os.environ.get("FITBOT_STATE") or DEFAULT_STATE)
+    state = str(args.state or os.environ.get("FITBOT_STATE") or DEFAULT_STATE)
     try:
         since = parse_since(args.since, now=time.time()) if args.since else None
         report = read_report(state, since)

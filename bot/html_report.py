@@ -12,6 +12,7 @@ through :func:`html.escape`; the only markup is the page's own.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import html
 import math
 import os
@@ -23,18 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.errors import ConfigError
-from bot.feedback_report import FeedbackReport, build_report
+from bot.feedback_report import FeedbackReport, build_report, read_feedback
 from bot.report import EXIT_USAGE, Group, group_questions, local_time, parse_since
-from bot.settings import DEFAULT_STATE
-from bot.state.store import (
-    SECONDS_PER_DAY,
-    VIA_QUESTION,
-    AnswerCount,
-    Rating,
-    read_answer_counts,
-    read_ratings,
-    read_unanswered,
-)
+from bot.settings import DEFAULT_STATE, REDIS_SCHEMES
+from bot.state.store import SECONDS_PER_DAY, VIA_QUESTION, AnswerCount, Rating, read_unanswered
 from bot.suggest import Suggestion
 
 TOP_MISSED = 10
@@ -393,16 +386,21 @@ def _e(text: str) -> str:
 # -- the command ------------------------------------------------------------------------------
 
 
-def build_page(state: Path, knowledge: Path | None, since: float | None) -> str:
-    """The page for the state file ``state``, suggestions from the knowledge base in
-    ``knowledge``."""
+def build_page(state: str, knowledge: Path | None, since: float | None) -> str:
+    """The page for ``state`` (a state file, read-only, or the replicas' ``redis://`` URL),
+    suggestions from the knowledge base in ``knowledge``."""
     from bot.engine import Engine
     from bot.knowledge import default_knowledge_dir, load_knowledge
     from bot.suggest import Suggester
 
-    counts = read_answer_counts(state, since)
-    ratings = read_ratings(state, since)
-    groups = group_questions(read_unanswered(state, since))[:TOP_MISSED]
+    ratings, counts = read_feedback(state, since)
+    if state.lower().startswith(REDIS_SCHEMES):
+        from bot.state import redis_store
+
+        questions = asyncio.run(redis_store.read_unanswered(state, since))
+    else:
+        questions = read_unanswered(Path(state), since)
+    groups = group_questions(questions)[:TOP_MISSED]
     suggester = Suggester(Engine(load_knowledge(knowledge or default_knowledge_dir())))
     missed = [(group, suggester.suggest(group)) for group in groups]
     return render_page(
@@ -413,7 +411,7 @@ def build_page(state: Path, knowledge: Path | None, since: float | None) -> str:
 def run_html(args: argparse.Namespace) -> int:
     """``fitbot report --html FILE``: 0 once written, 2 for a bad flag, no state file or a
     file that cannot be written."""
-    state = args.state or Path(os.environ.get("FITBOT_STATE") or DEFAULT_STATE)
+    state = str(args.state or os.environ.get("FITBOT_STATE") or DEFAULT_STATE)
     try:
         since = parse_since(args.since, now=time.time()) if args.since else None
         page = build_page(state, args.knowledge, since)

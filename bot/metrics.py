@@ -24,10 +24,14 @@ applications (or two tests) in one process never share counts. The names, as scr
 * ``fitbot_state_errors_total``: failed reads or writes of the state file;
 * ``fitbot_knowledge_records``, ``fitbot_knowledge_reloads_total{result="ok"|"failed"}``;
 * ``fitbot_start_time_seconds`` and the standard ``process_*`` metrics.
+
+Every sample is exposed with a ``replica`` label, the host name (:func:`replica_name`), so
+the series of replicas behind one balancer stay apart whatever the scraper adds.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -56,11 +60,20 @@ class Counts:
     updates: int
 
 
-class Metrics:
-    """The metrics of one application, and their exposition for ``/metrics``."""
+def replica_name() -> str:
+    """This process among replicas: the host name (a container's is its own)."""
+    return socket.gethostname() or "localhost"
 
-    def __init__(self) -> None:
+
+class Metrics:
+    """The metrics of one application, and their exposition for ``/metrics`` (every sample
+    labelled with ``replica``)."""
+
+    def __init__(self, replica: str | None = None) -> None:
+        self.replica = replica or replica_name()
         self.registry = CollectorRegistry()
+        self._exposed = CollectorRegistry(auto_describe=False)
+        self._exposed.register(_Labelled(self.registry, "replica", self.replica))
         r = self.registry
         self.questions = Counter(
             "fitbot_questions",
@@ -148,7 +161,7 @@ class Metrics:
     def exposition(self, accept: str) -> tuple[bytes, str]:
         """The registry in the format the scraper's ``Accept`` header asks for, and its type."""
         encode, content_type = choose_encoder(accept)
-        return encode(self.registry), content_type
+        return encode(self._exposed), content_type
 
     def counts(self) -> Counts:
         """The counters as plain numbers."""
@@ -181,6 +194,25 @@ class _StateCollector(Collector):
         yield CounterMetricFamily(
             "fitbot_state_errors", "Failed reads or writes of the state file", self._errors()
         )
+
+
+class _Labelled(Collector):
+    """Every metric of ``registry`` with one more label on every sample."""
+
+    def __init__(self, registry: CollectorRegistry, name: str, value: str) -> None:
+        self._registry = registry
+        self._name = name
+        self._value = value
+
+    def collect(self) -> Iterator[Metric]:
+        """The registry's metrics, labelled."""
+        for metric in self._registry.collect():
+            labelled = Metric(metric.name, metric.documentation, metric.type, metric.unit)
+            labelled.samples = [
+                sample._replace(labels={**sample.labels, self._name: self._value})
+                for sample in metric.samples
+            ]
+            yield labelled
 
 
 def _totals(counter: Counter) -> Iterable[tuple[dict[str, str], int]]:

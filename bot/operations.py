@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -41,6 +42,7 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.state.store import VIA_BUTTON, VIA_QUESTION, PendingReply, Store, UnansweredQuestion
 from bot.telegram.delivery import Attempt, Delivery, Outbox, OutboxListener
+from bot.telegram.ordering import ordering_key
 from bot.telegram.receiving import ReceiveStatus
 
 logger = logging.getLogger(__name__)
@@ -139,6 +141,7 @@ class Operations(OutboxListener):
         *,
         on_engine: Callable[[Engine], None],
         clock: Callable[[], float] = time.time,
+        announce: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.metrics = Metrics()
         self.receiving = receiving
@@ -151,6 +154,7 @@ class Operations(OutboxListener):
         self._directory = settings.knowledge
         self._store = store
         self._on_engine = on_engine
+        self._announce = announce
         self._reloading = asyncio.Lock()
         self._background: set[asyncio.Task[ReloadResult]] = set()
         self._blocked: set[int] = set()
@@ -163,7 +167,23 @@ class Operations(OutboxListener):
 
     async def observe(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Handle one update inside a fresh :class:`Trace`, then account for it; an update
-        that left no reply is marked handled here (a reply marks it in its own commit)."""
+        that left no reply is marked handled here (a reply marks it in its own commit).
+
+        With a shared store the update is handled in its chat's turn (no other replica handles
+        one of the chat's updates meanwhile), and skipped if a replica handled it already.
+        """
+        key = ordering_key(update) if isinstance(update, Update) else None
+        if key is None or not isinstance(update, Update):
+            await self._observe(update, coroutine)
+            return
+        async with self._store.turn(key, update.update_id) as fresh:
+            if not fresh:
+                _close(coroutine)
+                self.skipped("duplicate")
+                return
+            await self._observe(update, coroutine)
+
+    async def _observe(self, update: object, coroutine: Awaitable[Any]) -> None:
         trace = Trace()
         token = _trace.set(trace)
         started = time.perf_counter()
@@ -172,8 +192,8 @@ class Operations(OutboxListener):
         finally:
             _trace.reset(token)
             if trace.delivery is None and isinstance(update, Update):
-                self._store.handled(update.update_id)
-            self._account(update, trace, time.perf_counter() - started)
+                await self._store.handled(update.update_id)
+            await self._account(update, trace, time.perf_counter() - started)
 
     def api_error(self, method: str, code: str) -> None:
         """Count a Bot API call that failed, and note it in the update being handled. A 429
@@ -237,24 +257,24 @@ class Operations(OutboxListener):
             attempt.detail,
         )
 
-    def _account(self, update: object, trace: Trace, seconds: float) -> None:
+    async def _account(self, update: object, trace: Trace, seconds: float) -> None:
         kind = update_type(update)
         self.metrics.updates.labels(kind).inc()
         answer = trace.answer
         if answer is not None and trace.question is not None:
             self.metrics.question(answer, seconds)
             if is_unanswered(trace.question, answer):
-                self._record(trace.question, answer)
+                await self._record(trace.question, answer)
         if answer is not None and (trace.question is None or is_question(trace.question)):
             via = VIA_QUESTION if trace.question is not None else VIA_BUTTON
-            self._store.count_answer(
+            await self._store.count_answer(
                 self._clock(), answer.exercise, answer.intent, answer.answered, via
             )
         if logger.isEnabledFor(logging.INFO):
             fields = self._log_fields(update, kind, trace, seconds)
             logger.info("update %s", fields, extra={STRUCTURED: True})
 
-    def _record(self, question: str, answer: Answer) -> None:
+    async def _record(self, question: str, answer: Answer) -> None:
         guess = answer.suggestions[0].exercise if answer.suggestions else None
         entry = UnansweredQuestion(
             text=question,
@@ -264,7 +284,7 @@ class Operations(OutboxListener):
             exercise=answer.exercise or guess,
             intent=answer.intent,
         )
-        if self._store.record_unanswered(entry):
+        if await self._store.record_unanswered(entry):
             self.metrics.unanswered.inc()
 
     def _log_fields(self, update: object, kind: str, trace: Trace, seconds: float) -> str:
@@ -294,9 +314,12 @@ class Operations(OutboxListener):
 
     # -- knowledge ----------------------------------------------------------------------
 
-    async def reload(self) -> ReloadResult:
+    async def reload(self, *, announce: bool = True) -> ReloadResult:
         """Re-read and validate the knowledge base off the event loop; swap the engine in only
-        if it loads. One reload at a time."""
+        if it loads. One reload at a time. With ``announce`` (and replicas), ask every other
+        replica to do the same: each validates the files itself."""
+        if announce and self._announce is not None:
+            await self._announce()
         async with self._reloading:
             try:
                 engine = await asyncio.to_thread(_load_engine, self._directory)
@@ -323,9 +346,12 @@ class Operations(OutboxListener):
             )
             return ReloadResult(self.knowledge)
 
-    def reload_soon(self) -> None:
-        """Start a reload in the background (the SIGHUP handler); its result is logged."""
-        task = asyncio.get_running_loop().create_task(self.reload(), name="fitbot:reload")
+    def reload_soon(self, *, announce: bool = True) -> None:
+        """Start a reload in the background (the SIGHUP handler, or another replica's
+        announcement); its result is logged."""
+        task = asyncio.get_running_loop().create_task(
+            self.reload(announce=announce), name="fitbot:reload"
+        )
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -338,9 +364,13 @@ class Operations(OutboxListener):
         """Failed reads and writes of the state file since start."""
         return self._store.errors
 
-    def unanswered_count(self) -> int:
+    async def unanswered_count(self) -> int:
         """Unanswered questions kept in the store."""
-        return self._store.count_unanswered()
+        return await self._store.count_unanswered()
+
+    async def store_reachable(self) -> bool:
+        """Whether the state store answers (a shared one can be unreachable)."""
+        return await self._store.ping()
 
     def _reload_failed(self, problems: tuple[Problem, ...]) -> ReloadResult:
         self.metrics.reloads.labels("failed").inc()
@@ -356,6 +386,12 @@ class Operations(OutboxListener):
         return KnowledgeSummary(
             self._directory, kinds.count("exercise"), kinds.count("topic"), self._clock()
         )
+
+
+def _close(coroutine: Awaitable[Any]) -> None:
+    """Close a coroutine that will not run (so Python does not warn it was never awaited)."""
+    if inspect.iscoroutine(coroutine):
+        coroutine.close()
 
 
 def _load_engine(directory: Path) -> Engine:
@@ -405,16 +441,26 @@ class ObservedProcessor(BaseUpdateProcessor):
     """Runs every update through ``inner`` (which decides order and concurrency) inside
     :meth:`Operations.observe`."""
 
-    __slots__ = ("_inner", "_ops")
+    __slots__ = ("_done", "_inner", "_ops")
 
-    def __init__(self, inner: BaseUpdateProcessor, ops: Operations) -> None:
+    def __init__(
+        self,
+        inner: BaseUpdateProcessor,
+        ops: Operations,
+        done: Callable[[int], None] | None = None,
+    ) -> None:
         super().__init__(inner.max_concurrent_updates)
         self._inner = inner
         self._ops = ops
+        self._done = done
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Process ``update`` as ``inner`` does, observed."""
-        await self._inner.do_process_update(update, self._ops.observe(update, coroutine))
+        """Process ``update`` as ``inner`` does, observed; then tell ``done`` its id."""
+        try:
+            await self._inner.do_process_update(update, self._ops.observe(update, coroutine))
+        finally:
+            if self._done is not None and isinstance(update, Update):
+                self._done(update.update_id)
 
     async def initialize(self) -> None:
         """Initialise ``inner``."""
@@ -432,16 +478,19 @@ def add_health_routes(web_app: web.Application, application: AnyApplication) -> 
     """Serve ``GET /healthz`` and ``GET /metrics`` for ``application`` from ``web_app``.
 
     ``/healthz`` is 200 once the bot is initialised and receiving (its knowledge base was
-    loaded before it could be built); 503 before that, after it stops, and while updates cannot
-    be received (the receiving task died, or getUpdates has failed for a while).
+    loaded before it could be built); 503 before that, after it stops, while updates cannot
+    be received (the receiving task died, or getUpdates has failed for a while), and while a
+    shared state store (Redis) does not answer.
     """
     ops = operations_of(application)
 
     async def healthz(request: web.Request) -> web.Response:
-        ready = application.running and ops.receiving.healthy
+        reachable = await ops.store_reachable()
+        ready = application.running and ops.receiving.healthy and reachable
         body = {
             "status": "ok" if ready else "unavailable",
             "receiving": ops.receiving.state,
+            "state": "ok" if reachable else "unreachable",
             "undelivered_replies": ops.outbox_pending,
             "state_errors": ops.state_errors,
             "knowledge_records": ops.knowledge.records,

@@ -11,6 +11,7 @@ else it starts a group of its own.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import re
@@ -26,7 +27,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from bot.errors import ConfigError
-from bot.settings import DEFAULT_STATE
+from bot.settings import DEFAULT_STATE, REDIS_SCHEMES
 from bot.state.store import UnansweredQuestion, read_unanswered
 from bot.text import stem, words
 
@@ -200,7 +201,9 @@ def add_unanswered_arguments(parser: argparse.ArgumentParser) -> None:
         help="only questions asked since DATE (2024-05-01, local time) or DURATION ago "
         "(30m, 24h, 7d, 2w)",
     )
-    parser.add_argument("--state", type=Path, help="state file (env FITBOT_STATE)")
+    parser.add_argument(
+        "--state", help="state file, or the replicas' redis:// URL (env FITBOT_STATE)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument(
         "--suggest",
@@ -212,10 +215,16 @@ def add_unanswered_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_unanswered(args: argparse.Namespace) -> int:
     """``fitbot report unanswered``: 0 with the report, 2 for a bad flag or no state file."""
-    state = args.state or Path(os.environ.get("FITBOT_STATE") or DEFAULT_STATE)
+    state = str(args.state or os.environ.get("FITBOT_STATE") or DEFAULT_STATE)
     try:
         since = parse_since(args.since, now=time.time()) if args.since else None
-        groups = group_questions(read_unanswered(state, since))
+        if state.lower().startswith(REDIS_SCHEMES):
+            from bot.state import redis_store
+
+            questions = asyncio.run(redis_store.read_unanswered(state, since))
+        else:
+            questions = read_unanswered(Path(state), since)
+        groups = group_questions(questions)
     except (ValueError, ConfigError) as exc:
         print(f"fitbot report unanswered: {exc}", file=sys.stderr)
         return EXIT_USAGE

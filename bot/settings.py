@@ -38,6 +38,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 MAX_PORT = 65535
+REDIS_SCHEMES = ("redis://", "rediss://")
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class Settings:
     metrics_port: int | None = None
     metrics_listen: str = DEFAULT_LISTEN
     log_salt: Secret | None = None
+    state_url: Secret | None = None  # a Redis shared by replicas, instead of the file ``state``
 
     @classmethod
     def from_env(
@@ -115,7 +117,8 @@ class Settings:
             base_url=_base_url(pick("base_url", "TELEGRAM_BASE_URL")),
             admins=_admins(env.get("FITBOT_ADMINS", "")),
             knowledge=Path(knowledge) if knowledge else default_knowledge_dir(env),
-            state=Path(state) if state else DEFAULT_STATE,
+            state=Path(state) if state and not _is_redis(state) else DEFAULT_STATE,
+            state_url=_redis_url(state) if state and _is_redis(state) else None,
             rate_limit=_switch("FITBOT_RATE_LIMIT", rate_limit, default=True),
             webhook_url=_webhook_url(pick("webhook_url", "FITBOT_WEBHOOK_URL")),
             listen=pick("listen", "FITBOT_WEBHOOK_LISTEN") or DEFAULT_LISTEN,
@@ -139,6 +142,25 @@ class Settings:
         return self.token
 
     @property
+    def state_location(self) -> str:
+        """Where the state is kept, fit for a log line: the file, or the Redis URL without
+        its password."""
+        if self.state_url is None:
+            return str(self.state)
+        return redis_display(self.state_url.reveal())
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every secret the settings hold (token, webhook secret, the Redis password), for
+        redaction from logs."""
+        found = [s.reveal() for s in (self.token, self.webhook_secret) if s is not None]
+        if self.state_url is not None:
+            password = urlsplit(self.state_url.reveal()).password
+            if password:
+                found.append(password)
+        return found
+
+    @property
     def log_level_number(self) -> int:
         """:attr:`log_level` as a :mod:`logging` constant."""
         return logging.getLevelNamesMapping()[self.log_level]
@@ -151,7 +173,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     :meth:`Settings.from_env` reads it from the same namespace.
     """
     parser.add_argument("--base-url", help="Bot API base URL (env TELEGRAM_BASE_URL)")
-    parser.add_argument("--state", help="SQLite state file (env FITBOT_STATE)")
+    parser.add_argument(
+        "--state",
+        help="SQLite state file, or redis://[:password@]host[:port][/db] (rediss:// for TLS) "
+        "shared by replicas (env FITBOT_STATE)",
+    )
     parser.add_argument(
         "--no-rate-limit",
         dest="rate_limit",
@@ -208,6 +234,46 @@ def _token(raw: str | None) -> Secret | None:
             "(digits, a colon, then at least 30 letters, digits, '_' or '-')"
         )
     return Secret(token)
+
+
+def _is_redis(raw: str) -> bool:
+    return raw.lower().startswith(REDIS_SCHEMES)
+
+
+def redis_display(url: str) -> str:
+    """``url`` without user name and password: ``redis://host:port/db``."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = f"{host}:{port}" if port is not None else host
+    return f"{parts.scheme}://{netloc}{parts.path}"
+
+
+def _redis_url(raw: str) -> Secret:
+    """A Redis URL, checked; the error names it without its password."""
+    parts = urlsplit(raw)
+    shown = redis_display(raw)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    database = parts.path.lstrip("/")
+    if (
+        not parts.hostname
+        or (port is not None and not 0 < port <= MAX_PORT)
+        or (database and not database.isdigit())
+        or parts.fragment
+    ):
+        raise ConfigError(
+            "FITBOT_STATE must be a file path or redis://[:password@]host[:port][/db] "
+            f"(rediss:// for TLS), got {shown!r}"
+        )
+    return Secret(raw)
 
 
 def _base_url(raw: str | None) -> str:

@@ -14,6 +14,10 @@ WORD = re.compile(r"[a-z0-9]+")
 _INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u02bc": "'"})
 _DASHES = re.compile(r"[\u2010-\u2015\u2212]")
+# A number written against its unit ("100kg", "30s", "3x10" stays): read as "100 kg".
+_NUMBER_UNIT = re.compile(
+    r"(?<=\d)(?=(?:kgs?|kilos?|lbs?|pounds?|s|secs?|seconds?|mins?|minutes?|reps?|sets?)\b)"
+)
 
 
 def normalise(text: str) -> str:
@@ -29,6 +33,7 @@ def normalise(text: str) -> str:
         text = _DASHES.sub("-", text)
         text = _INVISIBLE.sub("", text)
     text = text.casefold().replace("%", " percent ")
+    text = _NUMBER_UNIT.sub(" ", text)
     return text.replace("'", "")  # "what's" -> "whats", "don't" -> "dont"
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from bot.engine import Engine
 from bot.knowledge import default_knowledge_dir
 from bot.settings import Secret, Settings
-from bot.state.store import Store
+from bot.state.store import SqliteStore
 from bot.telegram.app import build_application, serve
 from bot.telegram.handlers import FitbotApp
 from tests.clock import HastyClock
@@ -48,10 +48,12 @@ async def running(
     api: FakeBotApi, engine: Engine, settings: Settings, **seams: Any
 ) -> AsyncIterator[FitbotApp]:
     """The application serving ``api`` in the background until the block ends; ``seams`` go
-    to :func:`build_application` (``clock``, ``retry``, ``receive_stale_after``). Unless a
-    clock is given, the bot's waits (backoffs, ``retry_after``) are skipped."""
+    to :func:`build_application` (``clock``, ``retry``, ``receive_stale_after``), but for
+    ``store`` (default: the SQLite file ``settings.state``). Unless a clock is given, the
+    bot's waits (backoffs, ``retry_after``) are skipped."""
     seams.setdefault("clock", HastyClock())
-    application = build_application(settings, engine, Store(settings.state), **seams)
+    store = seams.pop("store", None) or SqliteStore(settings.state)
+    application = build_application(settings, engine, store, **seams)
     stop = asyncio.Event()
     task = asyncio.create_task(serve(application, settings, stop))
     try:

@@ -23,7 +23,7 @@ import aiohttp
 import pytest
 
 from bot.engine import Engine
-from bot.state.store import Store
+from bot.state.store import SqliteStore
 from bot.telegram.receiving import ReceivingFatal
 from tests.clock import FakeClock
 from tests.fake_bot_api import FakeBotApi, parse_html
@@ -214,10 +214,10 @@ async def test_healthz_turns_503_while_updates_cannot_be_received(
         assert (await healthz(port))[0] == 200
 
 
-class BuggyStore(Store):
+class BuggyStore(SqliteStore):
     """Keeping updates fails with a bug (not a state-file error)."""
 
-    def receive(self, updates: Sequence[tuple[int, str]]) -> set[int]:
+    async def receive(self, updates: Sequence[tuple[int, str]]) -> set[int]:
         if updates:
             raise RuntimeError("a bug in receiving")
         return set()
@@ -265,7 +265,7 @@ async def test_an_unreadable_update_is_skipped_and_confirmed_and_others_are_answ
     assert [title(m) for m in fake_api.sent(1)] == list(TITLES[:2])
 
 
-class BreakableStore(Store):
+class BreakableStore(SqliteStore):
     """A state file that can become unusable (as a corrupt file or a lost disk would)."""
 
     def break_down(self) -> None:

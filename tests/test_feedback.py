@@ -4,6 +4,7 @@ and ``fitbot report feedback``."""
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,11 +15,13 @@ import pytest
 from bot.cli import main
 from bot.engine import Engine
 from bot.settings import Secret
+from bot.state.redis_store import RedisStore
 from bot.state.store import read_answer_counts, read_ratings
 from bot.telegram.feedback import ASK_COMMENT, THANKS_HELPFUL, THANKS_UNHELPFUL
 from bot.telegram.handlers import STALE_BUTTON, FitbotApp
 from tests.fake_bot_api import FakeBotApi, parse_html
 from tests.harness import running, settings_for
+from tests.redis_server import RedisServer
 
 TIMEOUT = 10.0
 UP, DOWN = "\N{THUMBS UP SIGN}", "\N{THUMBS DOWN SIGN}"
@@ -237,3 +240,33 @@ async def test_in_a_group_the_question_quotes_the_answer_and_a_reply_is_the_comm
     assert prompt["reply_parameters"]["message_id"] == answer["message_id"]
     (kept,) = read_ratings(state)
     assert (kept.section, kept.comment) == ("checklist", "the breathing")
+
+
+async def test_ratings_and_comments_live_in_a_shared_redis_too(
+    fake_api: FakeBotApi, engine: Engine, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    prefix = f"test-{secrets.token_hex(4)}:"
+    settings = settings_for(fake_api, tmp_path / "unused.sqlite3", log_salt=Secret("salt"))
+
+    def store() -> RedisStore:
+        return RedisStore(redis_server.url, prefix=prefix)
+
+    async with running(fake_api, engine, settings, store=store()):
+        answer = await ask(fake_api, 1, HOW)
+        await press(fake_api, 1, answer, DOWN)
+        await fake_api.wait_sent(1, 2, TIMEOUT)
+    async with running(fake_api, engine, settings, store=store()):  # another replica
+        await ask(fake_api, 1, "how much weight should I use")
+
+    reader = store()
+    try:
+        (kept,) = await reader.ratings()
+        counts = {(c.record, c.section): c.count for c in await reader.answer_counts()}
+    finally:
+        await reader.close()
+    assert (kept.helpful, kept.question, kept.comment) == (
+        False,
+        HOW,
+        "how much weight should I use",
+    )
+    assert counts[("reverse-squat", "steps")] == 1

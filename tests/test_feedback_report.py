@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
 from bot.feedback_report import build_report, render_json, render_text
-from bot.state.store import VIA_BUTTON, VIA_QUESTION, AnswerCount, Rating, Store
+from bot.state.store import (
+    VIA_BUTTON,
+    VIA_QUESTION,
+    AnswerCount,
+    Rating,
+    SqliteStore,
+    read_answer_counts,
+    read_ratings,
+)
 
 T0 = 1_714_564_800.0  # 2024-05-01 12:00 UTC
 DAY = 86_400.0
@@ -79,14 +88,14 @@ def test_json_has_the_tallies_and_the_down_votes() -> None:
     assert [d["comment"] for d in data["down_votes"]] == [None, "breathing"]
 
 
-def test_the_command_reads_the_state_file_since_a_date(
+async def test_the_command_reads_the_state_file_since_a_date(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "state.sqlite3"
-    store = Store(path)
-    store.rate(rated(1, False, at=T0 - 30 * DAY))
-    store.rate(rated(2, True, at=T0))
-    store.close()
+    store = SqliteStore(path)
+    await store.rate(rated(1, False, at=T0 - 30 * DAY))
+    await store.rate(rated(2, True, at=T0))
+    await store.close()
 
     assert (
         main(["report", "feedback", "--state", str(path), "--json", "--since", "2024-04-20"]) == 0
@@ -95,9 +104,9 @@ def test_the_command_reads_the_state_file_since_a_date(
     assert (data["up"], data["down"]) == (1, 0)
 
 
-def test_nothing_yet_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_nothing_yet_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "state.sqlite3"
-    Store(path).close()
+    await SqliteStore(path).close()
 
     assert main(["report", "feedback", "--state", str(path)]) == 0
     assert capsys.readouterr().out.startswith("No answers or ratings")
@@ -106,3 +115,22 @@ def test_nothing_yet_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_a_missing_state_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "feedback", "--state", str(tmp_path / "none.sqlite3")]) == 2
     assert "no state file" in capsys.readouterr().err
+
+
+async def test_the_file_is_read_while_the_bot_has_it_open(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    writer = SqliteStore(path)
+    await writer.rate(rated(10, True))
+    await writer.count_answer(T0, "reverse-squat", "steps", True, VIA_QUESTION)
+
+    assert read_ratings(path) == await writer.ratings()
+    assert read_answer_counts(path) == await writer.answer_counts()
+    await writer.close()
+
+
+def test_a_state_file_from_before_feedback_has_none(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    sqlite3.connect(path).close()
+
+    assert read_ratings(path) == []
+    assert read_answer_counts(path) == []

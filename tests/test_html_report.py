@@ -17,7 +17,7 @@ from bot.state.store import (
     VIA_QUESTION,
     AnswerCount,
     Rating,
-    Store,
+    SqliteStore,
     UnansweredQuestion,
     read_ratings,
 )
@@ -32,30 +32,30 @@ DAYS = [(5, 1, 2, 0), (8, 3, 1, 2), (0, 0, 0, 0), (4, 0, 0, 1)]
 
 
 @pytest.fixture
-def state(tmp_path: Path) -> Path:
+async def state(tmp_path: Path) -> Path:
     path = tmp_path / "state.sqlite3"
-    store = Store(path)
+    store = SqliteStore(path)
     start = TODAY - (len(DAYS) - 1) * DAY
     message = 0
     for n, (answered, declined, up, down) in enumerate(DAYS):
         at = start + n * DAY + 3600
         for i in range(answered):
             record = ("reverse-squat", "negative-squat")[i % 2]
-            store.count_answer(at, record, "steps", True, VIA_QUESTION)
+            await store.count_answer(at, record, "steps", True, VIA_QUESTION)
         for _ in range(declined):
-            store.count_answer(at, None, None, False, VIA_QUESTION)
-        store.count_answer(at, "reverse-squat", "mistakes", True, VIA_BUTTON)  # not a question
+            await store.count_answer(at, None, None, False, VIA_QUESTION)
+        await store.count_answer(at, "reverse-squat", "mistakes", True, VIA_BUTTON)  # no question
         for helpful, times in ((True, up), (False, down)):
             for _ in range(times):
                 message += 1
                 record = "reverse-squat" if message % 4 else "negative-squat"
                 comment = HOSTILE_COMMENT if not helpful else None
-                store.rate(
+                await store.rate(
                     Rating("c", message, at, helpful, record, "steps", 0.8, "how?", comment)
                 )
     for text in (HOSTILE_QUESTION, "what about pilates", "how many calories does a squat burn"):
-        store.record_unanswered(UnansweredQuestion(text, TODAY, False, 0.0))
-    store.close()
+        await store.record_unanswered(UnansweredQuestion(text, TODAY, False, 0.0))
+    await store.close()
     return path
 
 
@@ -119,9 +119,9 @@ def test_days_without_data_are_kept_as_empty_days() -> None:
     assert [d.start for d in by_day(counts, ratings, since=DAY + 7)] == [DAY, 2 * DAY]
 
 
-def test_an_empty_state_file_still_makes_a_page(tmp_path: Path) -> None:
+async def test_an_empty_state_file_still_makes_a_page(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
-    Store(path).close()
+    await SqliteStore(path).close()
 
     source = write(path, tmp_path).read_text()
 

@@ -30,6 +30,7 @@ from bot.engine import Engine
 from bot.errors import ConfigError, KnowledgeError, Problem
 from bot.knowledge import default_knowledge_dir, load_knowledge
 from bot.logs import STRUCTURED, ChatHasher, LogfmtFormatter, logfmt
+from bot.metrics import replica_name
 from bot.operations import (
     KnowledgeSummary,
     ReloadResult,
@@ -37,7 +38,7 @@ from bot.operations import (
     operations_of,
 )
 from bot.settings import Secret, Settings
-from bot.state.store import Store
+from bot.state.store import SqliteStore
 from bot.telegram.app import RedactingFilter, build_application, run, serve
 from bot.telegram.handlers import COMMANDS
 from tests import harness
@@ -89,9 +90,11 @@ async def get(port: int, path: str) -> tuple[int, str]:
 async def scrape(port: int) -> Samples:
     status, text = await get(port, "/metrics")
     assert status == 200
+    families = list(text_string_to_metric_families(text))
+    assert all(s.labels.get("replica") == replica_name() for f in families for s in f.samples)
     return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(text)
+        (s.name, frozenset((k, v) for k, v in s.labels.items() if k != "replica")): s.value
+        for family in families
         for s in family.samples
     }
 
@@ -120,7 +123,7 @@ async def test_healthz_is_503_until_the_bot_is_initialised_then_200_until_it_sto
 ) -> None:
     port = free_port()
     settings = settings_for(fake_api, tmp_path, metrics_port=port)
-    application = build_application(settings, engine, Store(settings.state))
+    application = build_application(settings, engine, SqliteStore(settings.state))
     fake_api.stall_next("getMe", 0.5)  # initialisation waits on getMe
     stop = asyncio.Event()
     task = asyncio.create_task(serve(application, settings, stop))
@@ -241,12 +244,12 @@ async def test_metrics_count_questions_by_outcome_and_intent_latency_and_api_err
     assert sample(samples, "process_resident_memory_bytes") > 0
 
 
-def test_each_application_has_its_own_registry(engine: Engine, tmp_path: Path) -> None:
+async def test_each_application_has_its_own_registry(engine: Engine, tmp_path: Path) -> None:
     api = FakeBotApi()  # not started: nothing is sent
-    stores = [Store(tmp_path / f"{n}.sqlite3") for n in range(2)]
+    stores = [SqliteStore(tmp_path / f"{n}.sqlite3") for n in range(2)]
     first, second = (build_application(settings_for(api, tmp_path), engine, s) for s in stores)
     for store in stores:
-        store.close()
+        await store.close()
 
     assert operations_of(first).metrics.registry is not operations_of(second).metrics.registry
 
@@ -268,7 +271,7 @@ async def test_non_admins_are_told_not_allowed_and_nothing_else_happens(
         assert [m["text"] for m in replies] == [NOT_ALLOWED, NOT_ALLOWED]
         assert ops.knowledge is knowledge
         assert (counts.answered, counts.declined) == (0, 0)
-        assert ops.unanswered_count() == 0
+        assert await ops.unanswered_count() == 0
     assert not [c for c in fake_api.calls if c.method == "sendChatAction"]
     assert not {"reload", "stats"} & {c.command for c in COMMANDS}
     assert not {"reload", "stats"} & {c["command"] for c in fake_api.commands}

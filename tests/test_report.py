@@ -13,7 +13,7 @@ import pytest
 from bot.cli import main
 from bot.report import group_questions, parse_since, topic_key
 from bot.state import store as store_module
-from bot.state.store import MIGRATIONS, Store, UnansweredQuestion, read_unanswered
+from bot.state.store import MIGRATIONS, SqliteStore, UnansweredQuestion, read_unanswered
 
 DAY = 86_400.0
 NOW = time.time()
@@ -45,12 +45,12 @@ QUESTIONS = [
 
 
 @pytest.fixture
-def state(tmp_path: Path) -> Path:
+async def state(tmp_path: Path) -> Path:
     path = tmp_path / "state.sqlite3"
-    store = Store(path)
+    store = SqliteStore(path)
     for question in QUESTIONS:
-        store.record_unanswered(question)
-    store.close()
+        await store.record_unanswered(question)
+    await store.close()
     return path
 
 
@@ -195,8 +195,10 @@ def test_report_errors_exit_2_with_a_message(
     assert message in capsys.readouterr().err
 
 
-def test_nothing_unanswered_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    Store(tmp_path / "s.sqlite3").close()
+async def test_nothing_unanswered_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await SqliteStore(tmp_path / "s.sqlite3").close()
 
     assert main(["report", "unanswered", "--state", str(tmp_path / "s.sqlite3")]) == 0
 
@@ -216,7 +218,9 @@ def test_reading_does_not_write_to_the_state_file(state: Path) -> None:
     assert state.stat().st_mtime_ns == before
 
 
-def test_a_state_file_from_before_the_table_has_no_unanswered_questions(tmp_path: Path) -> None:
+async def test_a_state_file_from_before_the_table_has_no_unanswered_questions(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "old.sqlite3"
     with sqlite3.connect(path) as db:
         db.execute(MIGRATIONS[0])
@@ -224,29 +228,29 @@ def test_a_state_file_from_before_the_table_has_no_unanswered_questions(tmp_path
     db.close()
 
     assert read_unanswered(path) == []
-    Store(path).close()  # migrates
+    await SqliteStore(path).close()  # migrates
     assert read_unanswered(path) == []
 
 
-def test_the_oldest_unanswered_questions_are_pruned_beyond_the_bound(
+async def test_the_oldest_unanswered_questions_are_pruned_beyond_the_bound(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(store_module, "MAX_UNANSWERED", 5)
     monkeypatch.setattr(store_module, "PRUNE_EVERY", 4)
-    store = Store(tmp_path / "s.sqlite3")
+    store = SqliteStore(tmp_path / "s.sqlite3")
     for n in range(12):
-        store.record_unanswered(asked(f"question {n}", days_ago=12 - n))
+        await store.record_unanswered(asked(f"question {n}", days_ago=12 - n))
 
     kept = [q.text for q in read_unanswered(tmp_path / "s.sqlite3")]
-    store.close()
+    await store.close()
 
     assert kept == [f"question {n}" for n in range(7, 12)]  # pruned at 12: ids <= 7 went
 
 
-def test_long_questions_are_cut_when_recorded(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.sqlite3")
-    store.record_unanswered(asked("x" * 5_000))
-    store.close()
+async def test_long_questions_are_cut_when_recorded(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    await store.record_unanswered(asked("x" * 5_000))
+    await store.close()
 
     (question,) = read_unanswered(tmp_path / "s.sqlite3")
     assert len(question.text) == store_module.MAX_RECORDED_CHARS

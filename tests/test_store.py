@@ -1,7 +1,11 @@
-"""The SQLite store: contexts survive a restart and a SIGKILL, the cache stays bounded."""
+"""The SQLite store: contexts survive a restart and a SIGKILL, the cache stays bounded.
+
+What every store must do is in ``test_store_contract.py``, run against SQLite and Redis alike.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import signal
@@ -14,50 +18,50 @@ from hypothesis import strategies as st
 
 from bot.context import Context
 from bot.errors import ConfigError
-from bot.state.store import MIGRATIONS, Store
+from bot.state.store import MIGRATIONS, SqliteStore
 
 TALKED = Context(exercises=("reverse-squat",), intent="steps", constraints=("weak-core",))
 
 
-def test_unknown_chat_gets_a_fresh_context(tmp_path: Path) -> None:
-    store = Store(tmp_path / "state.sqlite3")
+async def test_unknown_chat_gets_a_fresh_context(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state.sqlite3")
 
-    assert store.load(1) == Context()
-    store.close()
+    assert await store.load(1) == Context()
+    await store.close()
 
 
-def test_context_survives_reopening(tmp_path: Path) -> None:
+async def test_context_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
-    store = Store(path)
-    store.save(1, TALKED)
-    store.save(-100, Context(intent="what"))
-    store.close()
+    store = SqliteStore(path)
+    await store.save(1, TALKED)
+    await store.save(-100, Context(intent="what"))
+    await store.close()
 
-    reopened = Store(path)
-    assert reopened.load(1) == TALKED
-    assert reopened.load(-100) == Context(intent="what")
-    assert reopened.load(2) == Context()
-    reopened.close()
+    reopened = SqliteStore(path)
+    assert await reopened.load(1) == TALKED
+    assert await reopened.load(-100) == Context(intent="what")
+    assert await reopened.load(2) == Context()
+    await reopened.close()
 
 
-def test_later_save_replaces_the_earlier(tmp_path: Path) -> None:
+async def test_later_save_replaces_the_earlier(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
-    store = Store(path)
-    store.save(1, TALKED)
-    store.save(1, TALKED.reset())
-    store.close()
+    store = SqliteStore(path)
+    await store.save(1, TALKED)
+    await store.save(1, TALKED.reset())
+    await store.close()
 
-    assert Store(path).load(1) == Context()
+    assert await SqliteStore(path).load(1) == Context()
 
 
 def _save_and_hang(path: str, ready: multiprocessing.synchronize.Event) -> None:
-    store = Store(path)
-    store.save(7, TALKED)
+    store = SqliteStore(path)
+    asyncio.run(store.save(7, TALKED))
     ready.set()
     signal.pause()
 
 
-def test_a_saved_context_survives_sigkill(tmp_path: Path) -> None:
+async def test_a_saved_context_survives_sigkill(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
     spawn = multiprocessing.get_context("spawn")
     ready = spawn.Event()
@@ -70,33 +74,33 @@ def test_a_saved_context_survives_sigkill(tmp_path: Path) -> None:
         child.join(timeout=10)
 
     assert child.exitcode == -signal.SIGKILL
-    assert Store(path).load(7) == TALKED
+    assert await SqliteStore(path).load(7) == TALKED
 
 
-def test_cache_is_bounded_and_misses_read_the_file(tmp_path: Path) -> None:
-    store = Store(tmp_path / "state.sqlite3", cache_size=2)
+async def test_cache_is_bounded_and_misses_read_the_file(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state.sqlite3", cache_size=2)
     for chat in range(5):
-        store.save(chat, Context(intent=str(chat)))
+        await store.save(chat, Context(intent=str(chat)))
 
-    assert [store.load(chat).intent for chat in range(5)] == ["0", "1", "2", "3", "4"]
+    assert [(await store.load(chat)).intent for chat in range(5)] == ["0", "1", "2", "3", "4"]
     assert len(store._cache) == 2
-    store.close()
+    await store.close()
 
 
-def test_corrupt_row_gives_a_fresh_context(tmp_path: Path) -> None:
+async def test_corrupt_row_gives_a_fresh_context(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
-    Store(path).close()
+    await SqliteStore(path).close()
     with sqlite3.connect(path) as db:
         db.execute("INSERT INTO chat_context VALUES (9, 'not json', 0)")
     db.close()
 
-    assert Store(path).load(9) == Context()
+    assert await SqliteStore(path).load(9) == Context()
 
 
-def test_schema_version_is_recorded(tmp_path: Path) -> None:
+async def test_schema_version_is_recorded(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
-    Store(path).close()
-    Store(path).close()  # migrations are not applied twice
+    await SqliteStore(path).close()
+    await SqliteStore(path).close()  # migrations are not applied twice
 
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
@@ -104,15 +108,15 @@ def test_schema_version_is_recorded(tmp_path: Path) -> None:
     db.close()
 
 
-def test_close_twice_is_harmless(tmp_path: Path) -> None:
-    store = Store(tmp_path / "state.sqlite3")
-    store.close()
-    store.close()
+async def test_close_twice_is_harmless(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state.sqlite3")
+    await store.close()
+    await store.close()
 
 
 def test_unusable_path_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot open the state file"):
-        Store(tmp_path / "missing-dir" / "state.sqlite3")
+        SqliteStore(tmp_path / "missing-dir" / "state.sqlite3")
 
 
 ids = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=20)
@@ -127,9 +131,12 @@ contexts = st.builds(
 
 @given(chat=st.integers(min_value=-(2**52), max_value=2**52), context=contexts)
 def test_any_context_round_trips_through_the_file(chat: int, context: Context) -> None:
-    store = Store(":memory:")
-    store.save(chat, context)
-    store._cache.clear()
+    async def round_trip() -> Context:
+        store = SqliteStore(":memory:")
+        await store.save(chat, context)
+        store._cache.clear()
+        loaded = await store.load(chat)
+        await store.close()
+        return loaded
 
-    assert store.load(chat) == context
-    store.close()
+    assert asyncio.run(round_trip()) == context

@@ -17,7 +17,7 @@ from bot.engine import Engine
 from bot.knowledge import default_knowledge_dir, load_knowledge
 from bot.report import group_questions
 from bot.review import TODO, unreviewed
-from bot.state.store import Store, UnansweredQuestion
+from bot.state.store import SqliteStore, UnansweredQuestion
 from bot.suggest import Suggester, Suggestion
 
 NOW = time.time()
@@ -128,17 +128,17 @@ def _digest(directory: Path) -> str:
     return hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()
 
 
-def test_the_command_suggests_and_changes_nothing(
+async def test_the_command_suggests_and_changes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     kb = tmp_path / "knowledge"
     shutil.copytree(default_knowledge_dir(), kb)
     before = _digest(kb)
     state = tmp_path / "state.sqlite3"
-    store = Store(state)
+    store = SqliteStore(state)
     for text, _ in DECLINED:
-        store.record_unanswered(UnansweredQuestion(text, NOW, False, 0.0))
-    store.close()
+        await store.record_unanswered(UnansweredQuestion(text, NOW, False, 0.0))
+    await store.close()
 
     flags = ["--knowledge", str(kb), "report", "unanswered", "--state", str(state), "--suggest"]
     assert main([*flags, "--json"]) == 0
@@ -154,13 +154,13 @@ def test_the_command_suggests_and_changes_nothing(
     assert _digest(kb) == before
 
 
-def test_without_suggest_the_report_is_unchanged(
+async def test_without_suggest_the_report_is_unchanged(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     state = tmp_path / "state.sqlite3"
-    store = Store(state)
-    store.record_unanswered(UnansweredQuestion("what about pilates", NOW, False, 0.0))
-    store.close()
+    store = SqliteStore(state)
+    await store.record_unanswered(UnansweredQuestion("what about pilates", NOW, False, 0.0))
+    await store.close()
 
     assert main(["report", "unanswered", "--state", str(state), "--json"]) == 0
     (group,) = json.loads(capsys.readouterr().out)["groups"]

@@ -24,7 +24,7 @@ from bot.context import Context
 from bot.engine import Engine
 from bot.knowledge import default_knowledge_dir, load_knowledge
 from bot.settings import Secret, Settings
-from bot.state.store import Store
+from bot.state.store import SqliteStore
 from bot.telegram.app import RedactingFilter, run
 from bot.telegram.handlers import (
     COMMANDS,
@@ -673,24 +673,24 @@ async def test_sigterm_sends_the_answer_in_flight_and_saves_state(
         "Reverse squat: mistakes",
     ]
     assert fake_api.token.partition(":")[2] not in log
-    saved = Store(state).load(1)
+    saved = await SqliteStore(state).load(1)
     assert (saved.exercises, saved.intent) == (("reverse-squat",), "mistakes")
 
 
 # -- the pieces the application is built from ------------------------------------------------
 
 
-def test_flood_gate_allows_bursts_then_warns_once_then_drops() -> None:
+async def test_flood_gate_allows_bursts_then_warns_once_then_drops() -> None:
     now = [0.0]
     gate = FloodGate(rate=1.0, burst=3, clock=lambda: now[0])
 
-    verdicts = [gate.admit(1) for _ in range(6)]
+    verdicts = [await gate.admit(1) for _ in range(6)]
 
     assert verdicts == [Verdict.PASS] * 3 + [Verdict.WARN, Verdict.DROP, Verdict.DROP]
-    assert gate.admit(2) is Verdict.PASS  # other users are not affected
+    assert await gate.admit(2) is Verdict.PASS  # other users are not affected
     now[0] = 1.0
-    assert gate.admit(1) is Verdict.PASS  # refilled one token a second
-    assert gate.admit(1) is Verdict.WARN  # a new flood gets a new notice
+    assert await gate.admit(1) is Verdict.PASS  # refilled one token a second
+    assert await gate.admit(1) is Verdict.WARN  # a new flood gets a new notice
 
 
 async def test_processor_keeps_each_chat_in_order_and_runs_chats_in_parallel() -> None:

@@ -17,6 +17,7 @@ import gzip
 import importlib.resources
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -123,6 +124,12 @@ class Analysis:
     words: tuple[Word, ...]
     terms: tuple[str, ...]
     origin: tuple[int, ...]
+    # The sentence each word is in, and the sentence that asks: the first one ending in a
+    # question mark, else the last ("I back squat 100 kg. What weight for negatives?").
+    sentence: tuple[int, ...] = ()
+    asking: int = 0
+    # The clause (between commas or sentence ends) each word is in.
+    clause: tuple[int, ...] = ()
 
     @cached_property
     def corrected(self) -> dict[str, str]:
@@ -150,6 +157,33 @@ class Analysis:
     def word_at(self, term: int) -> Word:
         """The word ``terms[term]`` came from."""
         return self.words[self.origin[term]]
+
+
+def _sentences(text: str, starts: list[int]) -> tuple[tuple[int, ...], int]:
+    """Each word's sentence (by its start offset) and the sentence that asks."""
+    sentence = _parts(_SENTENCE_END, text, starts)
+    questions = [i for i, m in enumerate(_SENTENCE_END.finditer(text)) if "?" in m.group()]
+    last = sentence[-1] if sentence else 0
+    return sentence, min(questions[0], last) if questions else last
+
+
+def _parts(end: re.Pattern[str], text: str, starts: list[int]) -> tuple[int, ...]:
+    """Which part of ``text`` (split where ``end`` matches) each word starting at ``starts``
+    is in."""
+    ends = [m.start() for m in end.finditer(text)]
+    part: list[int] = []
+    n = 0
+    for start in starts:
+        while n < len(ends) and ends[n] < start:
+            n += 1
+        part.append(n)
+    return tuple(part)
+
+
+# Where a sentence ends: ".", "!", "?", ";" or ":" before a space or the end ("3.5 kg" goes on);
+# a clause also at a comma.
+_SENTENCE_END = re.compile(r"[.!?;:]+(?=\s|$)")
+_CLAUSE_END = re.compile(r"[,.!?;:]+(?=\s|$)")
 
 
 @dataclass(frozen=True)
@@ -240,10 +274,14 @@ class Analyzer:
     def analyse(self, text: str) -> Analysis:
         """Analyse a question: spelling is read, then stems and synonyms."""
         norm = normalise(text)
-        read = tuple(self.read(w) for w in WORD.findall(norm))
+        found = list(WORD.finditer(norm))
+        read = tuple(self.read(m.group()) for m in found)
         kept = self._without_fillers([w.read for w in read])
         terms, at = self._apply_synonyms([stem(read[i].read) for i in kept])
-        return Analysis(norm, read, terms, tuple(kept[i] for i in at))
+        starts = [m.start() for m in found]
+        sentence, asking = _sentences(norm, starts)
+        clause = _parts(_CLAUSE_END, norm, starts)
+        return Analysis(norm, read, terms, tuple(kept[i] for i in at), sentence, asking, clause)
 
     def _without_fillers(self, read: list[str]) -> list[int]:
         """Indexes of the words that are not hedges ("kinda", "basically")."""

@@ -126,11 +126,14 @@ class Composer:
         stating = [r for r in ranked if self.index.states_amount(r.fact, query)]
         if stating:
             return stating
-        # Only a topic of the same article: its advice is about the exercises it discusses.
+        # Only records of the same article: a topic's advice is about the exercises it
+        # discusses, and a topic's amounts are those of its exercises ("how much weight for
+        # negatives?" -> the negative squat's 70%).
         topics = [
             r
             for r in record.related
-            if self.kb.records[r].kind == "topic" and self.kb.records[r].source == record.source
+            if (self.kb.records[r].kind == "topic" or record.kind == "topic")
+            and self.kb.records[r].source == record.source
         ]
         if not topics:
             return []
@@ -286,7 +289,10 @@ class Composer:
         answer = self.replies.not_in_articles(
             record, section, near, amount, self._followups(record, None)
         )
-        return Composed(fit(answer), d.context.about((record.id,), d.context.intent))
+        return Composed(
+            fit(answer),
+            d.context.about((record.id,), d.context.intent, offered=_named(d)),
+        )
 
     def finish(
         self,
@@ -321,7 +327,9 @@ class Composer:
             if len(d.records) > 1 and set(d.records) <= set(d.context.exercises)
             else (record.id,)
         )
-        offered = _offered(self.kb, record, parts)
+        # Records the message named beside the one answered stay in view ("two things: the
+        # slow squat and the leg hold. what's the slow squat for?" then "which of the two").
+        offered = (*_named(d), *_offered(self.kb, record, parts))
         return Composed(
             fit(answer), d.context.about(keep, intent, lead.key if lead else None, offered)
         )
@@ -401,3 +409,8 @@ def _offered(kb: KnowledgeBase, record: Record, parts: list[Card]) -> tuple[str,
 def _confidence(d: Decision, best: Ranked) -> float:
     sure_record = max(d.strengths.values(), default=0.7)
     return round(min(1.0, sure_record * (0.6 + 0.4 * min(1.0, best.covers))), 2)
+
+
+def _named(d: Decision) -> tuple[str, ...]:
+    """Every record the message named, however it named them."""
+    return tuple(dict.fromkeys(m.record for m in d.recognition.mentions))

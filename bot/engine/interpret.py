@@ -101,6 +101,9 @@ class Interpreter:
         if self._only_about_muscles(rec):
             # "How can I strengthen my hip flexors?": the exercises that work them.
             return Decision(Move.FOR_MUSCLE, rec, context, records=rec.muscle_records)
+        if rec.uncovered and not rec.mentions and self._examples_in_view(rec, context):
+            # "can I do that with pull-ups?" about negatives: the knowledge's own example.
+            rec = replace(rec, uncovered=())
         strengths = self.subjects.records(rec, context)
         if rec.asked and not rec.named and self._foreign(rec):
             # "teach me the moonwalk" after talking about reverse squats: the thing asked
@@ -166,6 +169,17 @@ class Interpreter:
         if Ref.FIRST in rec.refs:
             return context.pending[0]
         return None
+
+    def _examples_in_view(self, rec: Recognition, context: Context) -> bool:
+        """Whether every exercise named that we do not cover is one the record being discussed
+        uses as an example ("negative pull-ups" in the negative-exercise topic)."""
+        if not context.exercises:
+            return False
+        terms = rec.analysis.terms
+        return all(
+            context.exercises[0] in self.names.examples_of.get(terms[u.start : u.end], ())
+            for u in rec.uncovered
+        )
 
     def _covered_beside(self, rec: Recognition, strengths: Mapping[str, float]) -> bool:
         """Whether a record named in full stands beside the uncovered exercise as what to do
@@ -270,9 +284,15 @@ class Interpreter:
             # variant to do, or what to do instead.
             rec = replace(rec, asks={self._situation_ask(first, context): 1.0})
         named_by = {m.record: m.how for m in rec.mentions}
+        # Words that describe the record already being discussed ("how do I fix the counting
+        # one" about negative squats) point within it, so they stay what is asked.
         described = not rec.refs and (
             named_by.get(first) is How.PARTIAL
-            or (first not in named_by and first == self.subjects.described(rec))
+            or (
+                first not in named_by
+                and first not in context.exercises[:1]
+                and first == self.subjects.described(rec)
+            )
         )
         query = self.subjects.query(
             rec, context, strengths, described_as=first if described else None

@@ -82,13 +82,15 @@ class NameIndex:
         self.descriptions = Descriptions(kb, analyzer, tuning)
         self._build_general_names(kb)
         # General names the knowledge itself uses as examples ("negative pull-ups").
-        self.examples = frozenset(
-            tuple(terms[a:b])
-            for r in kb.records.values()
-            for f in facts_of(r)
-            for terms in (an.terms(f.text),)
-            for a, b, _ in self.general.find(terms)
-        )
+        examples: dict[tuple[str, ...], set[str]] = defaultdict(set)
+        for r in kb.records.values():
+            for f in facts_of(r):
+                terms = an.terms(f.text)
+                for a, b, _ in self.general.find(terms):
+                    examples[tuple(terms[a:b])].add(r.id)
+        # ... and which records use each as an example.
+        self.examples_of = {name: frozenset(rids) for name, rids in examples.items()}
+        self.examples = frozenset(self.examples_of)
         self.muscles = MuscleNames(kb, analyzer)
 
     # -- building ------------------------------------------------------------------------
@@ -164,7 +166,7 @@ class NameIndex:
         have = {m.record for m in found}
         found.extend(m for m in self._partial(terms, taken, stop) if m.record not in have)
         # "my normal back squat", "a basic squat": a generic word before a name is part of it.
-        found = [self._widened(terms, m, stop) for m in found]
+        found = [self._qualified(terms, self._widened(terms, m, stop), stop) for m in found]
         found.sort(key=lambda m: m.start)
         return tuple(found), tuple(sorted(uncovered, key=lambda u: u.start))
 
@@ -173,6 +175,32 @@ class NameIndex:
         while start > 0 and terms[start - 1] in self.generic and terms[start - 1] not in stop:
             start -= 1
         return m if start == m.start else replace(m, start=start)
+
+    def _qualified(self, terms: tuple[str, ...], m: Mention, stop: frozenset[str]) -> Mention:
+        """A shared name ("squat") right after a word that, with it, only one record's names
+        hold ("slow squat": "slow negative squat"; "banded squat": "banded reverse squat")
+        names that record."""
+        from bot.engine.recognise import How
+
+        if m.how is not How.GENERIC or m.start == 0:
+            return m
+        word, noun = terms[m.start - 1], terms[m.end - 1]
+        if word in stop or word in self.generic or word in _JOINERS or word in self.nouns:
+            return m
+        records = {
+            rid
+            for alias, rid in self.aliases.items()
+            if word in alias and noun in alias and alias.index(word) < alias.index(noun)
+        }
+        if len(records) != 1:
+            return m
+        return replace(
+            m,
+            record=records.pop(),
+            start=m.start - 1,
+            strength=self.tuning.one_word_alias,
+            how=How.QUALIFIED,
+        )
 
     def _only_equipment(
         self, terms: tuple[str, ...], start: int, end: int, inside: list[Mention]
@@ -310,9 +338,10 @@ def _pair_name(pair: tuple[str, ...], full_name: str) -> str:
 
 
 def _adjacent_pair(terms: tuple[str, ...], alias: tuple[str, ...], free: dict[str, int]) -> bool:
-    """Whether two neighbouring words of ``alias`` stand side by side, free, in ``terms``."""
+    """Whether two neighbouring words of ``alias`` stand side by side, free, in ``terms``, in
+    either order ("leg backwards hold" for "backwards leg hold")."""
     for a, b in itertools.pairwise(alias):
-        i = free.get(a)
-        if i is not None and i + 1 < len(terms) and terms[i + 1] == b and b in free:
+        i, j = free.get(a), free.get(b)
+        if i is not None and j is not None and abs(i - j) == 1 and terms[i] == a:
             return True
     return False

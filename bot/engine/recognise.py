@@ -14,8 +14,9 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from bot.engine.amounts import amount_units
 from bot.engine.analyse import Analysis, Analyzer, PhraseIndex, Spelling, Word
-from bot.engine.names import NameIndex
+from bot.engine.names import DETERMINERS, NameIndex
 from bot.engine.tuning import Tuning
 from bot.knowledge import KnowledgeBase
 from bot.schema import DistinctFrom
@@ -64,6 +65,7 @@ class How(enum.Enum):
     ALIAS = "alias"  # one of its names, in full ("reverse squat")
     GENERIC = "generic"  # a one-word name several records share ("squat")
     PARTIAL = "partial"  # a distinctive part of a name ("leg hold")
+    QUALIFIED = "qualified"  # a shared name with a word only one of its names has ("slow squat")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +118,21 @@ class Recognition:
     understood: float = 1.0
     asked: str | None = None
     units: frozenset[str] = frozenset()
+    # What the amounts the message itself states measure ("I back squat 100 kg", "every day").
+    stated_units: frozenset[str] = frozenset()
     muscle_ask: bool = False
     described: tuple[tuple[str, float], ...] = field(default=())
+    # The term positions of the part of the message that asks (all, when it cannot tell):
+    # "whats the point of an asian squat, saw it mentioned w reverse squats" asks in its
+    # first clause; "two things: the slow squat and the leg hold. whats the slow squat for"
+    # in its last sentence.
+    asking_at: frozenset[int] = frozenset()
+    # It opens as a continuation of what was just asked ("what about ...", "and if ...").
+    continues: bool = False
+    # A pronoun in that part points back ("reverse squat, is *that* a squat variation?").
+    points_back: bool = False
+    # How the words before "one" describe records ("the *yoga* one", "the *foot grab* one").
+    described_one: tuple[tuple[str, float], ...] = field(default=())
 
     @property
     def records(self) -> tuple[str, ...]:
@@ -332,7 +347,22 @@ class Recogniser:
         as_it, as_it_origin = self.names.as_it(
             terms, [m for m in mentions if m.how is not How.PARTIAL]
         )
-        asks_found = [f for f in self.signals.find(as_it) if f[2][0] in ("cue", "hint")]
+        asks_found = [
+            _what_of_something_else(as_it, f)
+            for f in self.signals.find(as_it)
+            if f[2][0] in ("cue", "hint") and not self._names_variation(as_it, f)
+        ]
+        predicate = _predicate_at(analysis, mentions)
+        after = [j for j, i in enumerate(as_it_origin) if predicate is not None and i >= predicate]
+        if after:
+            # "is the reverse squat a squat variation?" asks what it is: the words after "a"
+            # describe a kind of exercise, they do not ask for a section.
+            at_it = after[0]
+            asks_found = [
+                (a, b, ("hint", v)) if a >= at_it and k == "cue" else (a, b, (k, v))
+                for a, b, (k, v) in asks_found
+            ]
+            asks_found.append((at_it, at_it + 1, ("cue", Ask.WHAT.value)))
         # The words of the clear cue phrases found here ("how long", "checklist") say which
         # kind of answer is wanted; the same words elsewhere ("rest" without "day") do not.
         cue_at = {
@@ -345,7 +375,9 @@ class Recogniser:
             for m in mentions
             if m.how is not How.PARTIAL  # a part of a name is weak: its words stay the subject
             for i in range(m.start, m.end)
-            if terms[i] in self.names.name_terms[m.record] or terms[i] in self.names.generic
+            if terms[i] in self.names.name_terms[m.record]
+            or terms[i] in self.names.generic
+            or (m.how is How.QUALIFIED and terms[i] not in self.names.equipment)
         }
         # Words of signal phrases ("no I meant", "the other one", "thanks") say how the
         # message relates to the conversation, not what it asks about; a stated situation's
@@ -364,7 +396,12 @@ class Recogniser:
         ]
         topic = tuple(terms[i] for i in at)
         muscles = tuple(self.names.muscles.named_in(topic))
-        refs = frozenset(Ref(v) for _, _, (k, v) in found if k == "ref")
+        asking_at = _asking_at(analysis)
+        refs = frozenset(
+            Ref(v)
+            for _, b, (k, v) in found
+            if k == "ref" and not (v in _ORDINAL and self._determines(terms, b))
+        )
         talk = [(a, b, v) for a, b, (k, v) in found if k == "talk"]
         units = self.units.find(terms)
         unit_at = {i for a, b, _ in units for i in range(a, b)}
@@ -402,10 +439,76 @@ class Recogniser:
             asked=_asked(analysis, at, self.stop)
             or _asked_after_cue(analysis.terms, asks_found, as_it_origin, at),
             units=frozenset(u for _, _, u in units),
+            stated_units=self._stated_units(analysis),
+            described_one=self._described_one(terms),
+            asking_at=asking_at,
+            continues=_continues(analysis),
+            points_back=any(
+                k == "ref" and v == Ref.IT.value and a in asking_at for a, _, (k, v) in found
+            ),
             muscle_ask=muscle_ask,
             described=tuple(
                 self.names.descriptions.describe(terms[i] for i in at if i not in cue_at)
             ),
+        )
+
+    def _described_one(self, terms: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
+        """How the words right before "one" ("the yoga one", "the foot grab one") describe
+        records; "how long do I hold that one" describes nothing."""
+        for i, term in enumerate(terms):
+            if term not in _ONE:
+                continue
+            start = i
+            while start > 0 and i - start < 2 and terms[start - 1] not in self.stop:
+                start -= 1
+            if start < i:
+                everything = self.names.kb.records
+                return tuple(self.names.descriptions.describe(terms[start:i], among=everything))
+        return ()
+
+    def _determines(self, terms: tuple[str, ...], end: int) -> bool:
+        """Whether a back-reference phrase ending at ``end`` is only a determiner of the noun
+        after it ("the other leg", "the first set"), not a pointer to an exercise ("the other
+        one", "the other backwards one")."""
+        if end >= len(terms) or terms[end] in self.stop:
+            return False
+        return not any(t in _ONE for t in terms[end : end + 3])
+
+    def _stated_units(self, analysis: Analysis) -> frozenset[str]:
+        """What the amounts stated in the clause that asks measure ("so do I just put 70
+        on?" states a number; "will negatives help, been stuck at 100 kg" asks about none)."""
+        read = [w.read for w in analysis.words]
+        heads = [
+            j
+            for j in range(len(read))
+            if read[j] in _AUXILIARIES
+            and (j == 0 or (j + 1 < len(read) and read[j + 1] in _SUBJECTS))
+        ]
+        if not heads or not analysis.clause:
+            return frozenset()
+        clause = analysis.clause[heads[0]]
+        terms = tuple(
+            t
+            for i, t in enumerate(analysis.terms)
+            if analysis.clause[analysis.origin[i]] == clause
+        )
+        stated = amount_units(self.units, terms)
+        if not stated and any(t.isdigit() for t in terms):
+            return frozenset({"number"})
+        return stated
+
+    def _names_variation(
+        self, terms: tuple[str, ...], found: tuple[int, int, tuple[str, str]]
+    ) -> bool:
+        """Whether a variation word says which variation, not that variations are asked for:
+        "the barbell version", "that band variant" (but "harder versions?" asks)."""
+        start, end, (_, ask) = found
+        return (
+            ask == Ask.VARIATIONS.value
+            and end - start == 1
+            and start >= 2
+            and terms[start - 1] not in self.stop
+            and terms[start - 2] in DETERMINERS
         )
 
     def _safety(self, analysis: Analysis) -> tuple[str, ...]:
@@ -467,6 +570,21 @@ def _phrases(analyzer: Analyzer, items: Iterable[str]) -> tuple[tuple[str, ...],
 def _contains(terms: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
     n = len(phrase)
     return any(terms[i : i + n] == phrase for i in range(len(terms) - n + 1))
+
+
+def _what_of_something_else(
+    terms: tuple[str, ...], found: tuple[int, int, tuple[str, str]]
+) -> tuple[int, int, tuple[str, str]]:
+    """ "What is / what are" asks what an exercise is only when the exercise follows ("what
+    are negative squats", "what is it"); before something else ("what are the stabiliser
+    muscles") it only hints."""
+    start, end, (kind, ask) = found
+    if kind != "cue" or ask != Ask.WHAT.value or terms[end - 1] not in ("is", "are"):
+        return found
+    after = [t for t in terms[end:] if t not in DETERMINERS]
+    if not after or after[0] in ("it", "they", "them", "those", "these", "that", "this"):
+        return found
+    return start, end, ("hint", ask)
 
 
 def _ask_weights(
@@ -607,3 +725,61 @@ def _ngrams(words_: list[str], longest: int = 3) -> set[tuple[str, ...]]:
     return {
         tuple(words_[i : i + n]) for n in range(1, longest + 1) for i in range(len(words_) - n + 1)
     }
+
+
+# Words that stand for an exercise ("the other backwards *one*", "the yoga *thing*").
+_ONE = frozenset({"one", "thing", "exercis", "move", "movement"})
+# References that may only pick a noun ("the other leg", "the first set").
+_ORDINAL = frozenset({"other", "first", "second"})
+
+
+def _asking_at(analysis: Analysis) -> frozenset[int]:
+    """The term positions of the clause that asks: in the sentence that asks, the first clause
+    that opens with a question word ("whats", "how", "is", "can"), else the whole sentence."""
+    if not analysis.sentence:
+        return frozenset(range(len(analysis.terms)))
+    read = [w.read for w in analysis.words]
+    words = [j for j in range(len(read)) if analysis.sentence[j] == analysis.asking]
+    clauses = sorted({analysis.clause[j] for j in words})
+    chosen = set(words)
+    if len(clauses) > 1:
+        for clause in clauses:
+            inside = [j for j in words if analysis.clause[j] == clause]
+            head = [j for j in inside if read[j] not in _LEAD_IN][:1]
+            if head and (read[head[0]] in _WH or read[head[0]] in _AUXILIARIES):
+                chosen = set(inside)
+                break
+    return frozenset(i for i, j in enumerate(analysis.origin) if j in chosen)
+
+
+# How a message that carries on with the last question opens.
+_CONTINUING = (("what", "about"), ("how", "about"), ("what", "if"), ("and", "if"), ("and", "for"))
+
+
+def _continues(analysis: Analysis) -> bool:
+    """Whether the message opens as a continuation ("what about as strength work", "and if
+    I want it for strength instead")."""
+    read = tuple(w.read for w in analysis.words[:3])
+    return any(read[i : i + 2] == pair for pair in _CONTINUING for i in (0, 1))
+
+
+def _predicate_at(analysis: Analysis, mentions: tuple[Mention, ...]) -> int | None:
+    """Where the predicate of an identity question starts: "is <exercise> a ..." ("is the
+    reverse squat a squat variation?", "is it a compound lift?"), else None."""
+    terms = analysis.terms
+    i = 0
+    while i < len(terms) and analysis.word_at(i).read in _LEAD_IN:
+        i += 1
+    if i >= len(terms) or terms[i] not in ("is", "are"):
+        return None
+    i += 1
+    while i < len(terms) and terms[i] in DETERMINERS:
+        i += 1
+    named = next((m for m in mentions if m.start == i), None)
+    if named is not None:
+        end = named.end
+    elif i < len(terms) and terms[i] in ("it", "that", "this", "they", "those", "these"):
+        end = i + 1
+    else:
+        return None
+    return end if end < len(terms) and terms[end] in ("a", "an") else None

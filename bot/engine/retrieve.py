@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from bot.engine.amounts import amount_units
 from bot.engine.analyse import Analyzer, PhraseIndex, Spelling, Word
 from bot.engine.facts import Fact, Kind, Section, facts_of, has_quantity
 from bot.engine.recognise import Ask
@@ -308,54 +309,3 @@ def _fits(analyzer: Analyzer, situation: Situation, method: frozenset[str]) -> i
     prefer = {t for p in situation.prefer for t in analyzer.terms(p)}
     avoid = {t for p in situation.avoid for t in analyzer.terms(p)}
     return len(method & prefer) - len(method & avoid)
-
-
-# Words that may stand between a number and what it counts ("half *your* body weight").
-_BETWEEN = frozenset({"your", "of", "a", "an", "the", "per", "to", "or", "and", "more"})
-
-
-def amount_units(units: PhraseIndex[str], terms: tuple[str, ...]) -> frozenset[str]:
-    """What the amounts in a text measure: the unit right after each number ("4 s" ->
-    duration, "2-3 sets" -> count, "70 percent" -> load, "half your body weight" -> load).
-    A unit word with no number before it ("decide before the set") states no amount; a
-    frequency that names its period counts on its own ("the following day"), a bare "most
-    often" does not."""
-    found: set[str] = set()
-    if _LOAD_WORDS.intersection(terms):
-        found.add("load")  # "start light", "a lighter weight": a load without a number
-    for start, end, unit in units.find(terms):
-        if unit == "frequency" and _PERIODS.intersection(terms[start:end]):
-            found.add(unit)
-            continue
-        i = start - 1
-        while i >= 0 and terms[i] in _BETWEEN:
-            i -= 1
-        if i >= 0 and (terms[i].isdigit() or terms[i] in _NUMBER_STEMS):
-            found.add(unit)
-    return frozenset(found)
-
-
-_LOAD_WORDS = frozenset({"light", "lighter", "lightest", "empti"})
-_PERIODS = frozenset({"day", "daili", "week", "weekli"})
-_NUMBER_STEMS = frozenset(
-    [
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "twelv",
-        "fifteen",
-        "twenti",
-        "thirti",
-        "half",
-        "quarter",
-        "doubl",
-        "twice",
-    ]
-)

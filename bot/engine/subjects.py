@@ -12,6 +12,7 @@ from bot.engine.retrieve import FactIndex, Query
 from bot.engine.tuning import Tuning
 from bot.knowledge import KnowledgeBase
 
+_ASK_VALUES = frozenset(a.value for a in Ask)
 # Words that relate two named records: "X vs Y", "X or Y", "harder than".
 RELATING = frozenset({"vs", "or", "than", "and", "like", "compar", "versus", "from", "same", "to"})
 
@@ -31,7 +32,15 @@ class Subjects:
         """How surely each record is meant, strongest first; empty when none is."""
         t = self.tuning
         strengths: dict[str, float] = {}
-        for m in rec.mentions:
+        # A record named in the sentence that asks is what it asks about; those named around it
+        # only set the scene ("two things: the slow squat and the leg hold. what's the slow
+        # squat for"), unless the message compares them.
+        mentions = list(rec.mentions)
+        asking = [m for m in mentions if m.start in rec.asking_at]
+        # "reverse squat, is that a squat variation?": "that" points back at what was named.
+        if asking and Ask.COMPARISON not in rec.asks and not rec.points_back:
+            mentions = asking
+        for m in mentions:
             # Of several records named, the first is what the message is about ("weight for
             # negative squats? I back squat 100 kg"): each later one counts a little less.
             strength = m.strength * t.later_name ** len(strengths)
@@ -56,10 +65,18 @@ class Subjects:
                 strengths.setdefault(rid, t.context)
             if all(self.kb.records[r].kind == "topic" for r in rec.named):
                 # A topic is broad ("negative reps"): an exercise whose facts fit the words
-                # better ("I lose count on my negative reps") may be what is meant.
+                # better ("I lose count on my negative reps") may be what is meant, and so may
+                # the exercises its article discusses ("a checklist for negatives").
                 found = self.found_by_words(rec, context)
                 if found is not None:
                     strengths.setdefault(found, t.context)
+                compares = rec.form is Form.WHICH or Ask.COMPARISON in rec.asks
+                for rid in () if compares else rec.named:
+                    if not self._topic_answers(rec, context, rid):
+                        topic = self.kb.records[rid]
+                        for other in topic.related:
+                            if self.kb.records[other].source == topic.source:
+                                strengths.setdefault(other, t.partial)
             return ordered(strengths)
         if referred:
             for rid in referred:
@@ -152,12 +169,14 @@ class Subjects:
     def described(self, rec: Recognition) -> str | None:
         """The record the message's words describe clearly better than any other."""
         t = self.tuning
-        if not rec.described:
-            return None
-        best, fit = rec.described[0]
-        runner_up = rec.described[1][1] if len(rec.described) > 1 else 0.0
-        if fit >= t.described_fit and fit - runner_up >= t.described_margin:
-            return best
+        # "that yoga one where you tip forward ...": the words that say which one were chosen
+        # to tell it apart, so fitting one record clearly better than the rest is enough.
+        for described, least in ((rec.described_one, 0.0), (rec.described, t.described_fit)):
+            if described:
+                best, fit = described[0]
+                runner_up = described[1][1] if len(described) > 1 else 0.0
+                if fit >= least and fit - runner_up >= t.described_margin:
+                    return best
         return None
 
     def _described_among(self, rec: Recognition, context: Context) -> str | None:
@@ -167,6 +186,9 @@ class Subjects:
         if len(context.recent) < 2:
             return None
         words = [t for t in rec.topic if t not in rec.cue_terms]
+        if rec.form is Form.AMOUNT:
+            # "how many seconds do I hold that one": what is measured describes no exercise.
+            words = [t for t in words if not self.index.is_unit(t)]
         fits = self.names.descriptions.describe(words, among=context.recent)
         if not fits or fits[0][0] in context.exercises[:1] or fits[0][1] < t.described_fit / 2:
             return None
@@ -185,6 +207,15 @@ class Subjects:
             return True
         known = [t for t in rec.topic if self.index.knows(t)]
         return bool(known) and len(known) * 3 >= len(rec.topic)
+
+    def _topic_answers(self, rec: Recognition, context: Context, rid: str) -> bool:
+        """Whether a topic's own points cover the question: a fact covering its words, or
+        no words to cover and no ask for a section a topic lacks."""
+        query = self.query(rec, context, {rid: self.tuning.alias})
+        if not query.subject:
+            return not rec.clear_asks
+        ranked = self.index.rank(query, limit=1)
+        return bool(ranked) and ranked[0].covers >= self.tuning.answers
 
     def found_by_words(self, rec: Recognition, context: Context) -> str | None:
         """The record a question naming none still clearly means: one fact covers most of
@@ -215,16 +246,14 @@ class Subjects:
         Words that described a record found by its description ("lie on your back, knees to
         chest") have named it; what is left of the message is what it asks."""
         pairs = list(zip(rec.topic, rec.topic_words, strict=True))
-        if described_as is not None:
-            naming = self.names.descriptions.description_terms(described_as)
-            rest = [(t, w) for t, w in pairs if t not in naming]
-            if rest:
-                pairs = rest
         # Words of a named record's own name said again elsewhere ("the hinge with the
-        # kettlebell") only name it again: they weigh like cue words.
+        # kettlebell"), and words that described the record found by its description ("lie
+        # on your back, knees to chest"), name it again: they weigh like cue words.
         renamed = frozenset(
             t for m in rec.mentions if m.how is How.ALIAS for t in self.names.name_terms[m.record]
         )
+        if described_as is not None:
+            renamed |= self.names.descriptions.description_terms(described_as)
         weights = self.index.weights(pairs, rec.cue_terms | renamed)
         exclude: frozenset[tuple[str, str, int, int]] = frozenset()
         lead = context.lead
@@ -233,13 +262,18 @@ class Subjects:
             # the most with it, explanations first, the fact itself left out.
             weights = self.index.about_fact(lead)
             exclude = frozenset({lead})
+        asks = rec.asks
+        if rec.continues and not rec.clear_asks and context.intent in _ASK_VALUES:
+            # "what about as strength work after my main lifts": the last ask still holds.
+            asks = {**asks, Ask(context.intent): 1.0}
         return Query(
             topic=weights,
             records=strengths,
-            asks=rec.asks,
+            asks=asks,
             situations=context.constraints,
-            amount=rec.form is Form.AMOUNT
-            or (rec.form is Form.YES_NO and rec.units == {"frequency"}),
+            # A yes/no question that states an amount asks whether it is right ("can I do it
+            # every day?", "so do I just put 70 kg on?").
+            amount=rec.form is Form.AMOUNT or (rec.form is Form.YES_NO and bool(rec.stated_units)),
             yes_no=rec.form is Form.YES_NO,
             units=rec.units,
             cues=rec.cue_terms,

@@ -1,5 +1,10 @@
-"""The embedded state store, one SQLite file: per-chat context, unanswered questions, and the
-inbox and outbox that let a reply survive a Telegram outage or a crash.
+"""The state store: the :class:`Store` protocol, and its embedded implementation, one SQLite
+file (:class:`SqliteStore`): per-chat context, unanswered questions, and the inbox and outbox
+that let a reply survive a Telegram outage or a crash. Replicas share a Redis instead
+(:mod:`bot.state.redis_store`); :func:`bot.state.open_store` picks by ``FITBOT_STATE``.
+
+Every method is a coroutine (Redis is reached over the network); the SQLite ones do their
+short statements in place, without a thread.
 
 SQLite runs in WAL mode with ``synchronous=NORMAL``: a commit is an append to the write-ahead
 log without an fsync, cheap enough for every update, and survives the process being killed
@@ -10,27 +15,28 @@ What is kept, and for how long:
 * ``chat_context``: each chat's :class:`~bot.context.Context`, until replaced.
 * ``unanswered``: questions declined or answered with low confidence, for
   ``fitbot report unanswered``; the newest :data:`MAX_UNANSWERED`.
-* ``rating``: the 👍/👎 pressed under answers (:class:`Rating`: the chat as a keyed hash, never
-  its id; the question and the 👎 comment as typed), for ``fitbot report feedback``; one per
-  rated message, the newest :data:`MAX_RATINGS`.
-* ``comment_request``: chats asked "What were you looking for?" whose next message is the
-  comment (chat hashes only); a request is forgotten when that message comes.
-* ``answer_count``: how many questions were answered or declined per UTC day, record, section
-  and way of asking (counts only, no text), for the reports.
 * ``inbox``: every update received, written before Telegram is told it arrived (before the next
   getUpdates offset moves past it, or the webhook's 200). ``body`` holds the update's JSON until
   it has been handled (then NULL); the ids of handled updates stay for de-duplication, for
   :data:`DEDUPE_SECONDS` and at most :data:`MAX_HANDLED` of them.
 * ``outbox``: replies not yet delivered, in the order they were composed; a row is deleted once
   Telegram has accepted it (or it is dropped: blocked chat, rejected, too old).
+* ``rating``: the 👍/👎 pressed under answers (:class:`Rating`: the chat as a keyed hash, never
+  its id; the question and the 👎 comment as typed), for ``fitbot report feedback``; one per
+  rated message, the newest :data:`MAX_RATINGS`.
+* ``comment_request``: chats asked "What were you looking for?" whose next message is the
+  comment (chat hashes only); a request is forgotten when that message comes, or after
+  :data:`COMMENT_REQUEST_SECONDS`.
+* ``answer_count``: how many questions were answered or declined per UTC day, record, section
+  and way of asking (counts only, no text), for the reports.
 
 The reply to an update, the chat's new context and "this update is handled" are written in one
-transaction (:meth:`Store.commit_reply`), so after a crash either all of it happened or the
+transaction (:meth:`SqliteStore.commit_reply`), so after a crash either all of it happened or the
 update is handled again from the start.
 
 A failing write (disk full, a corrupt file) must not cost the person their answer: every
 method catches :class:`sqlite3.Error`, logs the first failure of a run (and every
-:data:`LOG_ERRORS_EVERY` th after it), counts it in :attr:`Store.errors`, and degrades: no
+:data:`LOG_ERRORS_EVERY` th after it), counts it in :attr:`SqliteStore.errors`, and degrades: no
 context kept, the reply sent without a durable copy.
 
 The schema is a list of migrations applied in order and recorded in ``PRAGMA user_version``.
@@ -44,9 +50,10 @@ import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from bot.context import Context
 from bot.errors import ConfigError
@@ -190,6 +197,28 @@ class UnansweredQuestion:
 
 
 @dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to send: what ``sendMessage`` needs, with the keyboard as JSON."""
+
+    chat_id: int
+    text: str
+    parse_mode: str | None = None
+    reply_to: int | None = None  # the message quoted
+    thread: int | None = None  # forum topic
+    markup: str | None = None  # reply_markup as JSON
+
+
+@dataclass(frozen=True, slots=True)
+class PendingReply:
+    """A message in the outbox: its row (None if the state store could not keep it), when it
+    was composed (Unix time), and the message."""
+
+    row: int | None
+    created_at: float
+    message: Outgoing
+
+
+@dataclass(frozen=True, slots=True)
 class Rating:
     """A 👍 (``helpful``) or 👎 pressed under one answer.
 
@@ -225,29 +254,169 @@ class AnswerCount:
     count: int
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """One message to send: what ``sendMessage`` needs, with the keyboard as JSON."""
-
-    chat_id: int
-    text: str
-    parse_mode: str | None = None
-    reply_to: int | None = None  # the message quoted
-    thread: int | None = None  # forum topic
-    markup: str | None = None  # reply_markup as JSON
+def day_of(stamp: float) -> int:
+    """The start of the UTC day holding ``stamp`` (Unix time)."""
+    return int(stamp // SECONDS_PER_DAY * SECONDS_PER_DAY)
 
 
-@dataclass(frozen=True, slots=True)
-class PendingReply:
-    """A message in the outbox: its row (None if the state store could not keep it), when it
-    was composed (Unix time), and the message."""
-
-    row: int | None
-    created_at: float
-    message: Outgoing
+def clip(text: str | None) -> str | None:
+    """``text`` cut to :data:`MAX_RECORDED_CHARS` (texts kept for the coach)."""
+    return text[:MAX_RECORDED_CHARS] if text is not None else None
 
 
-class Store:
+class ContextStore(Protocol):
+    """Each chat's conversation context."""
+
+    async def load(self, chat_id: int) -> Context:
+        """The chat's context; a fresh one for a chat never seen (or if the store fails)."""
+
+    async def save(self, chat_id: int, context: Context) -> None:
+        """Keep the chat's context."""
+
+
+class InboxStore(Protocol):
+    """Updates received, kept until handled; handled update ids, kept to recognise a
+    redelivery."""
+
+    async def receive(self, updates: Sequence[tuple[int, str]]) -> set[int]:
+        """Keep ``(update_id, JSON)`` pairs; return the ids to handle now: those not seen
+        before, or (a shared store) not handled yet. If the store fails, every id."""
+
+    async def handled(self, update_id: int) -> None:
+        """Mark an update handled (its reply, if any, already committed)."""
+
+    async def unhandled(self) -> list[tuple[int, str]]:
+        """Updates received but not handled, oldest first."""
+
+    async def last_update_id(self) -> int | None:
+        """The newest update id received, if any is remembered."""
+
+
+class OutboxStore(Protocol):
+    """Replies not delivered yet, in per-chat lanes, each lane drained by one process."""
+
+    async def commit_reply(
+        self,
+        update_id: int | None,
+        chat_id: int,
+        context: Context | None,
+        messages: Sequence[Outgoing],
+    ) -> list[PendingReply]:
+        """At once: queue ``messages``, save the chat's ``context`` (if given) and mark
+        ``update_id`` handled (if given). Return the replies this process must now send, oldest
+        first: the new ones, after any older ones of the chat that no live process was
+        delivering; none when another live process delivers the chat's replies (it takes the
+        new ones after its own). If the store fails, the new ones without rows."""
+
+    async def delivered(self, row: int | None) -> None:
+        """Forget an outbox row: Telegram has it (or it was given up)."""
+
+    async def undelivered(self) -> list[PendingReply]:
+        """The replies no live process is delivering, now this process's to deliver, in the
+        order composed."""
+
+    def quiet(self, chat_id: int) -> bool:
+        """Whether, as far as this process knows, nothing of the chat's waits in the outbox
+        (its reply may be sent before it is committed)."""
+
+    async def release_lane(self, chat_id: int) -> list[PendingReply]:
+        """This process has sent every reply of the chat it had: let the lane go, or return
+        the replies queued meanwhile by other processes (the lane stays this process's)."""
+
+    async def sweep(self, lanes: Sequence[int]) -> list[PendingReply]:
+        """Renew this process's hold on ``lanes`` and take over lanes whose process died;
+        return their replies."""
+
+
+class UnansweredLog(Protocol):
+    """Questions declined or answered with low confidence, for ``fitbot report unanswered``."""
+
+    async def record_unanswered(self, question: UnansweredQuestion) -> bool:
+        """Keep ``question``; False if the store failed."""
+
+    async def count_unanswered(self) -> int:
+        """How many are kept."""
+
+    async def read_unanswered(self, since: float | None = None) -> list[UnansweredQuestion]:
+        """The questions kept, oldest first; ``since`` (Unix time) leaves out older ones."""
+
+
+class FeedbackLog(Protocol):
+    """The 👍/👎 on answers with their comments, the comment asked for, and how many questions
+    were answered: for ``fitbot report feedback`` and the HTML report."""
+
+    async def rating(self, chat: str, message: int) -> Rating | None:
+        """The rating of ``message`` in ``chat`` (a chat hash), if it has one."""
+
+    async def rate(self, rating: Rating) -> bool:
+        """Keep ``rating``, replacing an earlier one of the same message; False if the store
+        failed."""
+
+    async def add_comment(self, chat: str, message: int, comment: str) -> bool:
+        """Attach ``comment`` to the rating of ``message``; False if there is none."""
+
+    async def request_comment(self, chat: str, message: int) -> None:
+        """Remember that ``chat``'s next message comments on ``message`` (replacing an earlier
+        request of the chat), for :data:`COMMENT_REQUEST_SECONDS`."""
+
+    async def take_comment_request(self, chat: str) -> tuple[int, float] | None:
+        """``(message, requested_at)`` of the chat's request, forgetting it; None if none."""
+
+    async def count_answer(
+        self, at: float, record: str | None, section: str | None, answered: bool, via: str
+    ) -> None:
+        """Count one question answered (or declined) at ``at`` in its UTC day."""
+
+    async def ratings(self, since: float | None = None) -> list[Rating]:
+        """Every rating kept, oldest first; ``since`` (Unix time) leaves out older ones."""
+
+    async def answer_counts(self, since: float | None = None) -> list[AnswerCount]:
+        """The counts of the days that end after ``since``, by day."""
+
+
+class Store(ContextStore, InboxStore, OutboxStore, UnansweredLog, FeedbackLog, Protocol):
+    """Everything the bot keeps: one protocol, an embedded SQLite file
+    (:class:`SqliteStore`) or a Redis shared by replicas
+    (:class:`~bot.state.redis_store.RedisStore`). The same contract tests run against both
+    (``tests/test_store_contract.py``); a new kind of record is a new part above, implemented
+    by both.
+
+    ``shared`` stores are used by several processes at once: :meth:`turn` then serialises
+    one chat's updates across them and tells whether an update is still to be handled.
+    """
+
+    shared: bool
+    errors: int  # failed reads or writes since start
+
+    @property
+    def location(self) -> str:
+        """Where the state is, for log lines (never with a password)."""
+
+    def turn(self, chat_id: int, update_id: int) -> AbstractAsyncContextManager[bool]:
+        """Hold the chat while one of its updates is handled; enter as False if the update was
+        handled already (by any process)."""
+
+    async def ping(self) -> bool:
+        """Whether the store answers (for ``/healthz``)."""
+
+    async def close(self) -> None:
+        """Flush and close; safe to call twice."""
+
+
+class _NoTurn:
+    """A turn that holds nothing: one process orders its chats itself."""
+
+    async def __aenter__(self) -> bool:
+        return True
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_TURN = _NoTurn()
+
+
+class SqliteStore:
     """The state file, with an LRU cache of contexts in front.
 
     Not thread-safe: use it from the event loop thread only (each call is one short
@@ -278,9 +447,24 @@ class Store:
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot open the state file {self.path}: {exc}") from exc
 
+    shared = False
+
+    @property
+    def location(self) -> str:
+        """The state file's path."""
+        return str(self.path)
+
+    def turn(self, chat_id: int, update_id: int) -> AbstractAsyncContextManager[bool]:
+        """Nothing to hold: one process owns the file, and orders each chat itself."""
+        return _NO_TURN
+
+    async def ping(self) -> bool:
+        """The file is local: a failing one is counted in :attr:`errors`, not unreachable."""
+        return True
+
     # -- contexts ---------------------------------------------------------------------------
 
-    def load(self, chat_id: int) -> Context:
+    async def load(self, chat_id: int) -> Context:
         """The chat's context; a fresh one for a chat never seen (or if the file fails)."""
         cached = self._cache.get(chat_id)
         if cached is not None:
@@ -297,13 +481,13 @@ class Store:
         self._remember(chat_id, context)
         return context
 
-    def save(self, chat_id: int, context: Context) -> None:
+    async def save(self, chat_id: int, context: Context) -> None:
         """Store the chat's context, committing at once unless it is unchanged."""
-        self.commit_reply(None, chat_id, context, ())
+        await self.commit_reply(None, chat_id, context, ())
 
     # -- inbox ------------------------------------------------------------------------------
 
-    def receive(self, updates: Sequence[tuple[int, str]]) -> set[int]:
+    async def receive(self, updates: Sequence[tuple[int, str]]) -> set[int]:
         """Keep ``(update_id, JSON)`` pairs in one transaction; return the ids not seen before.
 
         If the file fails, every id is returned: the updates are handled without a copy.
@@ -337,7 +521,7 @@ class Store:
 
         return self._guard("keep updates", write, {update_id for update_id, _ in updates})
 
-    def handled(self, update_id: int) -> None:
+    async def handled(self, update_id: int) -> None:
         """Mark an update handled (its reply, if any, already committed)."""
         self._guard(
             "mark an update handled",
@@ -347,7 +531,7 @@ class Store:
             None,
         )
 
-    def unhandled(self) -> list[tuple[int, str]]:
+    async def unhandled(self) -> list[tuple[int, str]]:
         """Updates received but not handled (a crash or a stop came first), oldest first."""
         rows: list[tuple[int, str]] = self._guard(
             "read the inbox",
@@ -358,7 +542,7 @@ class Store:
         )
         return rows
 
-    def last_update_id(self) -> int | None:
+    async def last_update_id(self) -> int | None:
         """The newest update id received, if any is remembered."""
         value = self._guard(
             "read the inbox",
@@ -369,7 +553,7 @@ class Store:
 
     # -- outbox -----------------------------------------------------------------------------
 
-    def commit_reply(
+    async def commit_reply(
         self,
         update_id: int | None,
         chat_id: int,
@@ -423,7 +607,7 @@ class Store:
         fallback = [PendingReply(None, now, message) for message in messages]
         return self._guard("keep a reply", write, fallback)
 
-    def delivered(self, row: int | None) -> None:
+    async def delivered(self, row: int | None) -> None:
         """Forget an outbox row: Telegram has it (or it was given up)."""
         if row is not None:
             self._guard(
@@ -432,7 +616,7 @@ class Store:
                 None,
             )
 
-    def undelivered(self) -> list[PendingReply]:
+    async def undelivered(self) -> list[PendingReply]:
         """Every reply still in the outbox, in the order composed."""
         rows: list[tuple[int, int, float, str, str | None, int | None, int | None, str | None]]
         rows = self._guard(
@@ -447,9 +631,21 @@ class Store:
             for row, chat, created, text, parse_mode, reply_to, thread, markup in rows
         ]
 
+    def quiet(self, chat_id: int) -> bool:
+        """One process: its own lanes know what waits."""
+        return True
+
+    async def release_lane(self, chat_id: int) -> list[PendingReply]:
+        """No other process queues replies."""
+        return []
+
+    async def sweep(self, lanes: Sequence[int]) -> list[PendingReply]:
+        """No other process holds lanes."""
+        return []
+
     # -- unanswered questions ---------------------------------------------------------------
 
-    def record_unanswered(self, question: UnansweredQuestion) -> bool:
+    async def record_unanswered(self, question: UnansweredQuestion) -> bool:
         """Keep ``question`` for the coach (committed at once), pruning the oldest now and then.
         False if the file failed."""
 
@@ -474,7 +670,7 @@ class Store:
 
         return self._guard("record an unanswered question", write, False)
 
-    def count_unanswered(self) -> int:
+    async def count_unanswered(self) -> int:
         """How many unanswered questions are kept."""
         row = self._guard(
             "count unanswered questions",
@@ -483,9 +679,24 @@ class Store:
         )
         return int(row[0])
 
+    async def read_unanswered(self, since: float | None = None) -> list[UnansweredQuestion]:
+        """The questions kept, oldest first (read through this connection)."""
+        rows: list[tuple[str, float, int, float, str | None, str | None]] = self._guard(
+            "read unanswered questions",
+            lambda: self._db.execute(
+                f"SELECT {_UNANSWERED_COLUMNS} FROM unanswered WHERE asked_at >= ? "
+                "ORDER BY asked_at, id",
+                (since if since is not None else float("-inf"),),
+            ).fetchall(),
+            [],
+        )
+        return [_unanswered(row) for row in rows]
+
+    # -- lifecycle --------------------------------------------------------------------------
+
     # -- feedback -----------------------------------------------------------------------------
 
-    def rating(self, chat: str, message: int) -> Rating | None:
+    async def rating(self, chat: str, message: int) -> Rating | None:
         """The rating of ``message`` in ``chat`` (a chat hash), if it has one."""
         row = self._guard(
             "read a rating",
@@ -497,7 +708,7 @@ class Store:
         )
         return _rating(row) if row is not None else None
 
-    def rate(self, rating: Rating) -> bool:
+    async def rate(self, rating: Rating) -> bool:
         """Keep ``rating`` (committed at once), replacing an earlier one of the same message;
         prune the oldest now and then. False if the file failed."""
 
@@ -513,8 +724,8 @@ class Store:
                     rating.record,
                     rating.section,
                     rating.confidence,
-                    _clip(rating.question),
-                    _clip(rating.comment),
+                    clip(rating.question),
+                    clip(rating.comment),
                     rating.asked,
                 ),
             )
@@ -525,20 +736,20 @@ class Store:
 
         return self._guard("keep a rating", write, False)
 
-    def add_comment(self, chat: str, message: int, comment: str) -> bool:
+    async def add_comment(self, chat: str, message: int, comment: str) -> bool:
         """Attach ``comment`` to the rating of ``message`` in ``chat``. False if there is no
         such rating (or the file failed)."""
         cursor = self._guard(
             "keep a comment",
             lambda: self._db.execute(
                 "UPDATE rating SET comment = ? WHERE chat = ? AND message = ?",
-                (_clip(comment), chat, message),
+                (clip(comment), chat, message),
             ),
             None,
         )
         return cursor is not None and cursor.rowcount > 0
 
-    def request_comment(self, chat: str, message: int) -> None:
+    async def request_comment(self, chat: str, message: int) -> None:
         """Remember that ``chat``'s next message comments on the rating of ``message``
         (replacing an earlier request of that chat); forget requests nobody answered."""
         now = self._clock()
@@ -556,9 +767,10 @@ class Store:
 
         self._guard("keep a comment request", lambda: self._transaction(write), None)
 
-    def take_comment_request(self, chat: str) -> tuple[int, float] | None:
+    async def take_comment_request(self, chat: str) -> tuple[int, float] | None:
         """``(message, requested_at)`` of ``chat``'s comment request, forgetting it; None if
-        there is none."""
+        there is none (or it is older than :data:`COMMENT_REQUEST_SECONDS`)."""
+        oldest = self._clock() - COMMENT_REQUEST_SECONDS
 
         def take() -> tuple[int, float] | None:
             # fetchall: a RETURNING statement commits only once its rows are all read.
@@ -566,24 +778,25 @@ class Store:
                 "DELETE FROM comment_request WHERE chat = ? RETURNING message, requested_at",
                 (chat,),
             ).fetchall()
-            return (int(rows[0][0]), float(rows[0][1])) if rows else None
+            if not rows or float(rows[0][1]) < oldest:
+                return None
+            return int(rows[0][0]), float(rows[0][1])
 
         return self._guard("read a comment request", take, None)
 
-    def count_answer(
+    async def count_answer(
         self, at: float, record: str | None, section: str | None, answered: bool, via: str
     ) -> None:
         """Count one question answered (or declined) at ``at`` (Unix time) in its UTC day."""
-        day = int(at // SECONDS_PER_DAY * SECONDS_PER_DAY)
         self._guard(
             "count an answer",
             lambda: self._db.execute(
-                _COUNT_ANSWER, (day, record or "", section or "", answered, via)
+                _COUNT_ANSWER, (day_of(at), record or "", section or "", answered, via)
             ),
             None,
         )
 
-    def ratings(self, since: float | None = None) -> list[Rating]:
+    async def ratings(self, since: float | None = None) -> list[Rating]:
         """Every rating kept, oldest first (``since``: Unix time)."""
         rows: list[Any] = self._guard(
             "read ratings",
@@ -592,7 +805,7 @@ class Store:
         )
         return [_rating(row) for row in rows]
 
-    def answer_counts(self, since: float | None = None) -> list[AnswerCount]:
+    async def answer_counts(self, since: float | None = None) -> list[AnswerCount]:
         """The answer counts by day (the days that end after ``since``)."""
         rows: list[Any] = self._guard(
             "read answer counts",
@@ -601,9 +814,7 @@ class Store:
         )
         return [_count(row) for row in rows]
 
-    # -- lifecycle --------------------------------------------------------------------------
-
-    def close(self) -> None:
+    async def close(self) -> None:
         """Checkpoint the log into the main file and close; safe to call twice."""
         if self._closed:
             return
@@ -674,20 +885,31 @@ def read_unanswered(path: Path | str, since: float | None = None) -> list[Unansw
     ``since`` (Unix time) leaves out older ones. A state file written before the table existed
     has none. Raises :class:`ConfigError` if the file is missing or unreadable.
     """
-    rows = _read_only(
-        path,
-        "unanswered",
-        f"SELECT {_UNANSWERED_COLUMNS} FROM unanswered WHERE asked_at >= ? ORDER BY asked_at, id",
-        (_since(since),),
-    )
-    return [
-        UnansweredQuestion(text, asked_at, bool(answered), confidence, exercise, intent)
-        for text, asked_at, answered, confidence, exercise, intent in rows
-    ]
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no state file at {path} (set FITBOT_STATE or pass --state)")
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            if not db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'unanswered'"
+            ).fetchone():
+                return []
+            rows = db.execute(
+                f"SELECT {_UNANSWERED_COLUMNS} FROM unanswered WHERE asked_at >= ? "
+                "ORDER BY asked_at, id",
+                (since if since is not None else float("-inf"),),
+            ).fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise ConfigError(f"cannot read the state file {path}: {exc}") from exc
+    return [_unanswered(row) for row in rows]
 
 
-def _clip(text: str | None) -> str | None:
-    return text[:MAX_RECORDED_CHARS] if text is not None else None
+def _unanswered(row: tuple[str, float, int, float, str | None, str | None]) -> UnansweredQuestion:
+    text, asked_at, answered, confidence, exercise, intent = row
+    return UnansweredQuestion(text, asked_at, bool(answered), confidence, exercise, intent)
 
 
 def _rating(row: Sequence[Any]) -> Rating:

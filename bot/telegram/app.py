@@ -35,7 +35,7 @@ from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, ApplicationBuilder
+from telegram.ext import AIORateLimiter, ApplicationBuilder, BaseRateLimiter
 
 from bot.admin import AdminCommands
 from bot.clock import SYSTEM_CLOCK, Clock
@@ -52,13 +52,16 @@ from bot.operations import (
     start_metrics_server,
 )
 from bot.settings import Settings
+from bot.state import open_store
+from bot.state.redis_store import RedisStore
 from bot.state.store import Store
 from bot.telegram.delivery import Outbox, RetryPolicy
 from bot.telegram.feedback import Feedback
-from bot.telegram.handlers import COMMANDS, Coach, FitbotApp, FloodGate
+from bot.telegram.handlers import COMMANDS, Coach, FitbotApp, FloodGate, Gate
 from bot.telegram.ordering import ChatOrderedProcessor
 from bot.telegram.receiving import (
     RECEIVE_STALE_SECONDS,
+    Finished,
     Inbox,
     Poller,
     ReceiveStatus,
@@ -66,6 +69,7 @@ from bot.telegram.receiving import (
     unhandled_updates,
     webhook_handler,
 )
+from bot.telegram.replicas import RedisFloodGate, RedisRateLimiter, ReloadChannel
 from bot.telegram.request import AiohttpRequest, proxy_from_environment
 
 logger = logging.getLogger(__name__)
@@ -76,19 +80,23 @@ MAX_CONCURRENT_ANSWERS = 256
 RATE_LIMIT_RETRIES = 3
 WEBHOOK_SECRET_BYTES = 32
 WEBHOOK_MAX_CONNECTIONS = 100
+WEBHOOK_SHUTDOWN_SECONDS = 5.0
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "inline_query")
 PARTS_KEY = "fitbot.parts"
 
 
 @dataclass(frozen=True)
 class Parts:
-    """What :func:`serve` needs besides the application: the state, the outbox, the clock and
-    the request object getUpdates goes through."""
+    """What :func:`serve` needs besides the application: the state, the outbox, the clock,
+    the request object getUpdates goes through, and with a shared store who waits for which
+    update (the webhook) and the channel reloads travel on."""
 
     store: Store
     outbox: Outbox
     clock: Clock
     updates_request: AiohttpRequest
+    finished: Finished | None = None
+    reloads: ReloadChannel | None = None
 
 
 @dataclass(frozen=True)
@@ -141,13 +149,38 @@ def build_application(
     token = settings.require_token().reveal()
     _redact_bot_loggers(token)
     proxy = proxy_from_environment(settings.base_url)
-    gate = FloodGate(settings.flood_rate, settings.flood_burst) if settings.flood_rate else None
+    shared = isinstance(store, RedisStore)
+    gate: Gate | None = None
+    if settings.flood_rate and isinstance(store, RedisStore):
+        gate = RedisFloodGate(
+            store.client, store.prefix, settings.flood_rate, settings.flood_burst
+        )
+    elif settings.flood_rate:
+        gate = FloodGate(settings.flood_rate, settings.flood_burst)
     receiving = ReceiveStatus(clock, receive_stale_after)
-    ops = Operations(settings, engine, store, receiving, on_engine=lambda new: coach.use(new))
+    reloads = (
+        ReloadChannel(store.client, store.prefix, store.replica)
+        if isinstance(store, RedisStore)
+        else None
+    )
+    ops = Operations(
+        settings,
+        engine,
+        store,
+        receiving,
+        on_engine=lambda new: coach.use(new),
+        announce=reloads.announce if reloads is not None else None,
+    )
     outbox = Outbox(store, clock, retry or RetryPolicy(), ops)
     ops.watch_outbox(outbox)
     coach = Coach(engine, store, gate, outbox, Feedback(store, ops.hash_chat, clock=clock.time))
     updates_request = AiohttpRequest(1, proxy=proxy, observer=ops.api_error)
+    finished = Finished() if shared else None
+    processor = ObservedProcessor(
+        ChatOrderedProcessor(MAX_CONCURRENT_ANSWERS),
+        ops,
+        finished.done if finished is not None else None,
+    )
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         ApplicationBuilder()
         .token(token)
@@ -155,15 +188,22 @@ def build_application(
         .request(AiohttpRequest(MAX_CONCURRENT_ANSWERS, proxy=proxy, observer=ops.api_error))
         .get_updates_request(updates_request)
         .updater(None)  # serve() receives updates itself: Poller or the webhook server
-        .concurrent_updates(ObservedProcessor(ChatOrderedProcessor(MAX_CONCURRENT_ANSWERS), ops))
+        .concurrent_updates(processor)
         .post_init(_post_init)
         .post_shutdown(lambda _: _close(store))
     )
-    if settings.rate_limit:
+    if settings.rate_limit and isinstance(store, RedisStore):
+        limiter: BaseRateLimiter[Any] = RedisRateLimiter(
+            store.client, store.prefix, max_retries=RATE_LIMIT_RETRIES
+        )
+        builder = builder.rate_limiter(limiter)
+    elif settings.rate_limit:
         builder = builder.rate_limiter(_RateLimiter(max_retries=RATE_LIMIT_RETRIES))
     application = builder.build()
     application.bot_data[OPERATIONS_KEY] = ops
-    application.bot_data[PARTS_KEY] = Parts(store, outbox, clock, updates_request)
+    application.bot_data[PARTS_KEY] = Parts(
+        store, outbox, clock, updates_request, finished, reloads
+    )
     # Admin commands ahead of the coach's, so they are never answered as questions.
     AdminCommands(ops, settings.admins, coach.reply).register(application)
     coach.register(application)
@@ -187,8 +227,8 @@ async def _post_init(application: FitbotApp) -> None:
 
 
 async def _close(store: Store) -> None:
-    store.close()
-    logger.info("state saved to %s", store.path)
+    await store.close()
+    logger.info("state saved to %s", store.location)
 
 
 async def serve(application: FitbotApp, settings: Settings, stop: asyncio.Event) -> None:
@@ -207,8 +247,8 @@ async def serve(application: FitbotApp, settings: Settings, stop: asyncio.Event)
         async with application:
             if application.post_init is not None:
                 await application.post_init(application)
-            kept = parts.outbox.start(application.bot)
-            backlog = unhandled_updates(parts.store, application.bot, ops.skipped)
+            kept = await parts.outbox.start(application.bot)
+            backlog = await unhandled_updates(parts.store, application.bot, ops.skipped)
             if kept or backlog:
                 logger.info(
                     "resuming: %d undelivered replies, %d unhandled updates", kept, len(backlog)
@@ -217,9 +257,13 @@ async def serve(application: FitbotApp, settings: Settings, stop: asyncio.Event)
                 application.update_queue.put_nowait(update)
             receiver = await _start_receiving(application, settings, parts, ops)
             await application.start()
+            if parts.reloads is not None:
+                parts.reloads.start(lambda: ops.reload_soon(announce=False))
             try:
                 failure = await _until_stopped(stop, receiver.task)
             finally:
+                if parts.reloads is not None:
+                    await parts.reloads.stop()
                 await receiver.stop()
                 await application.stop()
                 await parts.outbox.stop()
@@ -260,7 +304,7 @@ async def _start_receiving(
     bot = application.bot
     inbox = Inbox(parts.store, bot, application.update_queue.put_nowait, ops.skipped)
     if settings.webhook_url is None:
-        last = parts.store.last_update_id()
+        last = await parts.store.last_update_id()
         poller = Poller(
             bot,
             parts.updates_request,
@@ -281,9 +325,12 @@ async def _start_receiving(
     web_app = web.Application()
     add_health_routes(web_app, application)
     web_app.router.add_post(
-        urlsplit(settings.webhook_url).path or "/", webhook_handler(inbox, secret, ops.receiving)
+        urlsplit(settings.webhook_url).path or "/",
+        webhook_handler(inbox, secret, ops.receiving, parts.finished),
     )
-    runner = web.AppRunner(web_app, access_log=None)  # the path may embed a secret
+    # The path may embed a secret: no access log. A request that waits for its update to be
+    # handled is given a few seconds to finish on stop; Telegram sends it again otherwise.
+    runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=WEBHOOK_SHUTDOWN_SECONDS)
     await runner.setup()
     await web.TCPSite(runner, settings.listen, settings.port).start()
     ops.receiving.polling = False
@@ -352,9 +399,7 @@ def configure_logging(settings: Settings) -> None:
     # httpx logs request URLs, which contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    redact = RedactingFilter(
-        s.reveal() for s in (settings.token, settings.webhook_secret) if s is not None
-    )
+    redact = RedactingFilter(settings.secrets)
     for handler in logging.getLogger().handlers:
         handler.addFilter(redact)
 
@@ -366,7 +411,7 @@ def run(settings: Settings) -> int:
     try:
         settings.require_token()
         knowledge = load_knowledge(settings.knowledge)
-        application = build_application(settings, Engine(knowledge), Store(settings.state))
+        application = build_application(settings, Engine(knowledge), open_store(settings))
     except ConfigError as exc:
         print(f"fitbot: {exc}", file=sys.stderr)
         return 2

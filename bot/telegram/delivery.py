@@ -29,7 +29,7 @@ import contextlib
 import enum
 import logging
 import random
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -50,6 +50,11 @@ from bot.state.store import Outgoing, PendingReply, Store
 from bot.telegram.request import retry_after_seconds
 
 logger = logging.getLogger(__name__)
+
+# A shared store's lanes (see :mod:`bot.state.redis_store`) are renewed and those of dead
+# replicas taken over this often.
+SWEEP_SECONDS = 5.0
+MAX_KNOWN_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,7 @@ class _Lane:
     sending: bool = False
     failures: int = 0
     wakeup: asyncio.Future[None] | None = None  # set while waiting out a network backoff
+    owned: bool = False  # holds the lane in a shared store: release it when empty
 
 
 class OutboxListener:
@@ -143,29 +149,31 @@ class Outbox:
         self._tasks: set[asyncio.Task[Delivery]] = set()
         self._waiting: set[_Lane] = set()  # lanes in a network backoff
         self._bot: Bot | None = None
+        self._known: OrderedDict[int, None] = OrderedDict()  # rows queued lately
+        self._sweeper: asyncio.Task[None] | None = None
 
     @property
     def pending(self) -> int:
         """Replies not delivered yet."""
         return sum(len(lane.replies) for lane in self._lanes.values())
 
-    def start(self, bot: Bot) -> int:
-        """Send through ``bot`` from now on, starting with what the store still holds; return
-        how many replies that is."""
+    async def start(self, bot: Bot) -> int:
+        """Send through ``bot`` from now on, starting with what the store still holds (with a
+        shared store: what no live replica is sending); return how many replies that is. A
+        shared store is swept every :data:`SWEEP_SECONDS` for lanes a dead replica held."""
         self._bot = bot
-        kept = self._store.undelivered()
-        for reply in kept:
-            lane = self._lanes.get(reply.message.chat_id)
-            if lane is None:
-                lane = self._lanes[reply.message.chat_id] = _Lane(reply.message.chat_id)
-            lane.replies.append(reply)
-        for lane in list(self._lanes.values()):
-            self._run(lane)
+        kept = await self._store.undelivered()
+        self._adopt(kept)
+        if self._store.shared:
+            self._sweeper = asyncio.create_task(self._sweep(), name="fitbot:outbox-sweep")
         return len(kept)
 
     async def stop(self) -> None:
         """Stop retrying; what is left stays in the store for the next start."""
         tasks = list(self._tasks)
+        if self._sweeper is not None:
+            tasks.append(self._sweeper)  # type: ignore[arg-type]
+            self._sweeper = None
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -192,23 +200,78 @@ class Outbox:
         outcome being recorded.
         """
         lane = self._lanes.get(chat_id)
-        if lane is None and len(messages) == 1:
+        if lane is None and len(messages) == 1 and self._store.quiet(chat_id):
             lane = self._lanes[chat_id] = _Lane(chat_id, sending=True)
             first = await self._attempt(PendingReply(None, self._clock.time(), messages[0]))
             keep = messages if first.outcome is Outcome.RETRY else ()
-            kept = self._store.commit_reply(update_id, chat_id, context, keep)
+            kept = await self._store.commit_reply(update_id, chat_id, context, keep)
+            if keep and not kept:  # another replica sends the chat's replies: it has this one
+                lane.sending = False
+                del self._lanes[chat_id]
+                return Delivery.QUEUED
+            self._remember(kept)
+            lane.owned = self._store.shared and bool(kept)
             lane.replies.appendleft(
                 kept[0] if kept else PendingReply(None, self._clock.time(), messages[0])
             )
             return await self._drain(lane, inline=True, first=first)
-        replies = self._store.commit_reply(update_id, chat_id, context, messages)
+        replies = await self._store.commit_reply(update_id, chat_id, context, messages)
+        lane = self._lanes.get(chat_id)  # again: the lane may have emptied meanwhile
         if lane is not None:
-            lane.replies.extend(replies)
+            self._extend(lane, replies)
             if not lane.sending:
                 self._run(lane)
             return Delivery.QUEUED
-        lane = self._lanes[chat_id] = _Lane(chat_id, deque(replies))
+        if messages and not replies:  # another replica sends the chat's replies
+            return Delivery.QUEUED
+        lane = self._lanes[chat_id] = _Lane(chat_id)
+        self._extend(lane, replies)
         return await self._drain(lane, inline=True)
+
+    def _extend(self, lane: _Lane, replies: Sequence[PendingReply]) -> bool:
+        """Queue ``replies`` in ``lane``, leaving out rows it has (or has had) already: a
+        shared store may hand the same row to a commit and to the lane's release. True if any
+        was queued."""
+        added = False
+        for reply in replies:
+            if reply.row is not None:
+                if reply.row in self._known:
+                    continue
+                self._remember((reply,))
+                lane.owned = lane.owned or self._store.shared
+            lane.replies.append(reply)
+            added = True
+        return added
+
+    def _remember(self, replies: Sequence[PendingReply]) -> None:
+        for reply in replies:
+            if reply.row is not None:
+                self._known[reply.row] = None
+        while len(self._known) > MAX_KNOWN_ROWS:
+            self._known.popitem(last=False)
+
+    def _adopt(self, replies: Sequence[PendingReply]) -> None:
+        """Take ``replies`` (undelivered, oldest first) into their chats' lanes and send."""
+        touched: dict[int, _Lane] = {}
+        for reply in replies:
+            chat_id = reply.message.chat_id
+            lane = self._lanes.get(chat_id)
+            if lane is None:
+                lane = self._lanes[chat_id] = _Lane(chat_id)
+            self._extend(lane, (reply,))
+            touched[chat_id] = lane
+        for lane in touched.values():
+            if not lane.sending and lane.replies:
+                self._run(lane)
+
+    async def _sweep(self) -> None:
+        """Every :data:`SWEEP_SECONDS`: keep this replica's lanes, take over a dead one's."""
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                self._adopt(await self._store.sweep(list(self._lanes)))
+            except Exception:  # a bug must not end the sweeping
+                logger.exception("sweeping the outbox failed unexpectedly")
 
     def wake(self) -> None:
         """Telegram answers again: end every network backoff now."""
@@ -247,13 +310,15 @@ class Outbox:
         try:
             if pause:
                 await self._wait(lane, pause, interruptible=interruptible)
-            while lane.replies:
+            while lane.replies or (
+                lane.owned and self._extend(lane, await self._store.release_lane(lane.chat_id))
+            ):
                 reply = lane.replies[0]
                 attempt, first = first or await self._attempt(reply), None
                 if attempt.outcome is Outcome.SENT:
                     lane.replies.popleft()
                     lane.failures = 0
-                    self._store.delivered(reply.row)
+                    await self._store.delivered(reply.row)
                     self._listener.sent(reply)
                     if self._waiting:
                         self.wake()
@@ -275,11 +340,13 @@ class Outbox:
                     await self._wait(lane, delay, interruptible=interruptible)
                 else:
                     result = Delivery.DROPPED
-                    self._drop(lane, attempt, whole_chat=attempt.outcome is Outcome.DROP_CHAT)
+                    await self._drop(
+                        lane, attempt, whole_chat=attempt.outcome is Outcome.DROP_CHAT
+                    )
         except Exception:  # a bug must not strand the chat's other replies
             logger.exception("sending a reply failed unexpectedly; it is dropped")
             if lane.replies:
-                self._store.delivered(lane.replies.popleft().row)
+                await self._store.delivered(lane.replies.popleft().row)
             if lane.replies:
                 handed_over = True
                 self._run(lane)
@@ -347,9 +414,9 @@ class Outbox:
             self._waiting.discard(lane)
             lane.wakeup = None
 
-    def _drop(self, lane: _Lane, attempt: Attempt, *, whole_chat: bool) -> None:
+    async def _drop(self, lane: _Lane, attempt: Attempt, *, whole_chat: bool) -> None:
         count = len(lane.replies) if whole_chat else 1
         for _ in range(count):
-            self._store.delivered(lane.replies.popleft().row)
+            await self._store.delivered(lane.replies.popleft().row)
         lane.failures = 0
         self._listener.dropped(lane.chat_id, attempt, count)

@@ -60,15 +60,15 @@ class Feedback:
         if len(self._questions) > MAX_REMEMBERED:
             self._questions.popitem(last=False)
 
-    def rate(self, chat_id: int, message_id: int, target: RatingTarget) -> bool:
+    async def rate(self, chat_id: int, message_id: int, target: RatingTarget) -> bool:
         """Keep a 👍/👎 pressed under ``message_id``; True when the comment should be asked
         for (the first 👎 on that message)."""
         chat = self._hash(chat_id)
-        previous = self._store.rating(chat, message_id)
+        previous = await self._store.rating(chat, message_id)
         already_asked = previous is not None and previous.asked
         ask = not target.helpful and not already_asked
         question = self._questions.get((chat_id, target.record, target.section))
-        self._store.rate(
+        await self._store.rate(
             Rating(
                 chat=chat,
                 message=message_id,
@@ -83,23 +83,23 @@ class Feedback:
             )
         )
         if ask:
-            self._store.request_comment(chat, message_id)
+            await self._store.request_comment(chat, message_id)
         return ask
 
-    def message(self, chat_id: int, text: str, answer: Answer) -> bool:
+    async def message(self, chat_id: int, text: str, answer: Answer) -> bool:
         """A text message of ``chat_id`` was answered with ``answer``: if the chat was asked
         for a comment, keep ``text`` as it (unless it asks something else). True if kept."""
         chat = self._hash(chat_id)
-        request = self._store.take_comment_request(chat)
+        request = await self._store.take_comment_request(chat)
         if request is None:
             return False
         message_id, requested_at = request
         if self._clock() - requested_at > COMMENT_WINDOW_SECONDS or text.startswith("/"):
             return False
-        rated = self._store.rating(chat, message_id)
+        rated = await self._store.rating(chat, message_id)
         if rated is None or _asks_something_else(answer, rated.record):
             return False
-        return self._store.add_comment(chat, message_id, text.strip())
+        return await self._store.add_comment(chat, message_id, text.strip())
 
 
 def _asks_something_else(answer: Answer, record: str) -> bool:

@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 from telegram import (
     Bot,
@@ -123,7 +123,7 @@ class FloodGate:
         self._clock = clock
         self._buckets: dict[int, _Bucket] = {}
 
-    def admit(self, user_id: int) -> Verdict:
+    async def admit(self, user_id: int) -> Verdict:
         """Take a token for ``user_id``: PASS, or WARN the first time over the limit, then DROP."""
         now = self._clock()
         bucket = self._buckets.get(user_id)
@@ -151,6 +151,14 @@ class FloodGate:
         ]
         for user in full:
             del self._buckets[user]
+
+
+class Gate(Protocol):
+    """Flood control: :class:`FloodGate` in memory, or
+    :class:`~bot.telegram.replicas.RedisFloodGate` shared by replicas."""
+
+    async def admit(self, user_id: int) -> Verdict:
+        """PASS, WARN (the first message over the limit) or DROP."""
 
 
 class _Addressed(filters.MessageFilter):
@@ -200,7 +208,7 @@ class Coach:
         self,
         engine: Engine,
         store: Store,
-        gate: FloodGate | None,
+        gate: Gate | None,
         outbox: Outbox,
         feedback: Feedback,
     ) -> None:
@@ -252,7 +260,7 @@ class Coach:
         user = update.effective_user
         if self._gate is None or user is None:
             return
-        verdict = self._gate.admit(user.id)
+        verdict = await self._gate.admit(user.id)
         if verdict is Verdict.PASS:
             return
         logger.debug("flood control: %s", verdict.value)
@@ -285,7 +293,7 @@ class Coach:
             await best_effort(query.answer(STALE_BUTTON), "answerCallbackQuery")
             return
         await best_effort(query.answer(), "answerCallbackQuery")
-        reply = self._show(*target, self._store.load(chat.id))
+        reply = self._show(*target, await self._store.load(chat.id))
         note_answer(reply.answer)
         thread = query.message.message_thread_id if isinstance(query.message, Message) else None
         await self._deliver(update, chat.id, reply.answer, reply.context, thread=thread)
@@ -299,7 +307,7 @@ class Coach:
         if target is None or chat is None or query.message is None:
             await best_effort(query.answer(STALE_BUTTON), "answerCallbackQuery")
             return
-        ask = self._feedback.rate(chat.id, query.message.message_id, target)
+        ask = await self._feedback.rate(chat.id, query.message.message_id, target)
         thanks = THANKS_HELPFUL if target.helpful else THANKS_UNHELPFUL
         await best_effort(query.answer(thanks), "answerCallbackQuery")
         if ask:
@@ -347,10 +355,10 @@ class Coach:
             TYPING_AFTER_SECONDS, self._show_typing, bot, chat_id, thread
         )
         try:
-            reply = self._ask(question, self._store.load(chat_id))
+            reply = self._ask(question, await self._store.load(chat_id))
             note_answer(reply.answer, question)
             if message.edit_date is None:  # an edit is not the chat's next message
-                self._feedback.message(chat_id, question, reply.answer)
+                await self._feedback.message(chat_id, question, reply.answer)
             self._feedback.answered(chat_id, reply.answer, question)
             # Quote in groups, and when answering an edit, so it is clear what is answered.
             quote = message.chat.type != ChatType.PRIVATE or message.edit_date is not None

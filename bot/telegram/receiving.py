@@ -51,7 +51,20 @@ POLL_RETRY_CAP_SECONDS = 30.0  # as PTB's Updater
 RECEIVE_STALE_SECONDS = 120.0
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
+# With a shared store, the webhook answers once the update is handled, but no later than this
+# (the update is stored, so a replica that starts would handle it).
+WEBHOOK_HANDLING_SECONDS = 50.0
+
 Enqueue = Callable[[Update], None]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What :meth:`Inbox.accept` did: the highest update id seen (None if none), and the ids
+    handed on to be handled."""
+
+    newest: int | None
+    queued: list[int]
 
 
 class ReceivingFatal(Exception):
@@ -121,9 +134,9 @@ class Inbox:
         self._enqueue = enqueue
         self._on_skipped = on_skipped
 
-    def accept(self, raw: Sequence[object], bodies: Sequence[str] | None = None) -> int | None:
+    async def accept(self, raw: Sequence[object], bodies: Sequence[str] | None = None) -> Accepted:
         """Read, keep and hand on the updates in ``raw`` (their JSON in ``bodies`` if known);
-        return the highest update id seen, readable or not (None if there is none)."""
+        return the highest update id seen, readable or not, and the ids handed on."""
         newest: int | None = None
         readable: list[tuple[int, str, Update]] = []
         for index, item in enumerate(raw):
@@ -139,30 +152,34 @@ class Inbox:
                 continue
             body = bodies[index] if bodies is not None else _dump(item)
             readable.append((update_id, body, update))
-        fresh = self._store.receive([(update_id, body) for update_id, body, _ in readable])
+        fresh = await self._store.receive([(update_id, body) for update_id, body, _ in readable])
+        queued = []
         for update_id, _, update in readable:
             if update_id in fresh:
                 self._enqueue(update)
+                queued.append(update_id)
             else:
                 self._on_skipped("duplicate")
-        return newest
+        return Accepted(newest, queued)
 
     def _skip(self, update_id: int | None, why: str) -> None:
         logger.warning("update %s could not be read (%s); skipped", update_id, why)
         self._on_skipped("unreadable")
 
 
-def unhandled_updates(store: Store, bot: Bot, on_skipped: Callable[[str], None]) -> list[Update]:
+async def unhandled_updates(
+    store: Store, bot: Bot, on_skipped: Callable[[str], None]
+) -> list[Update]:
     """The updates stored but not handled before the last stop or crash, oldest first; any
     that cannot be read is marked handled and skipped."""
     updates = []
-    for update_id, body in store.unhandled():
+    for update_id, body in await store.unhandled():
         try:
             updates.append(Update.de_json(json.loads(body), bot))
         except Exception as exc:  # the stored JSON is what Telegram sent; PTB may have changed
             logger.warning("stored update %s could not be read (%s); skipped", update_id, exc)
             on_skipped("unreadable")
-            store.handled(update_id)
+            await store.handled(update_id)
     return updates
 
 
@@ -255,7 +272,7 @@ class Poller:
             if self._status.succeeded():
                 logger.info("receiving updates again")
                 self._on_recovered()
-            newest = self._inbox.accept(raw)
+            newest = (await self._inbox.accept(raw)).newest
             if newest is not None:
                 self.offset = max(self.offset, newest + 1)
 
@@ -281,9 +298,15 @@ class Poller:
 
 
 def webhook_handler(
-    inbox: Inbox, secret: str, status: ReceiveStatus
+    inbox: Inbox, secret: str, status: ReceiveStatus, finished: Finished | None = None
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """The webhook's request handler: check the secret, store the update, then answer 200.
+
+    With ``finished`` (a store shared by replicas) the 200 waits until the update has been
+    handled (at most :data:`WEBHOOK_HANDLING_SECONDS`): Telegram sends a chat's next update
+    only after that, so each chat stays in order whichever replica the balancer picks, and an
+    update whose replica dies first is sent again to another one. The update is stored first
+    either way, so one acknowledged after the wait is still handled by a replica that starts.
 
     A request that is not an update from Telegram gets 403 (wrong secret) or 400 (not an
     update); an update that cannot be read is acknowledged (Telegram would only send it again)
@@ -303,11 +326,37 @@ def webhook_handler(
             return web.Response(status=400)
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return web.Response(status=400)
-        inbox.accept([data], [text])
+        accepted = await inbox.accept([data], [text])
         status.succeeded()
+        if finished is not None and accepted.queued:
+            # Registered before anything else runs: the update cannot be handled before.
+            waiting = finished.expect(data["update_id"])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(waiting), WEBHOOK_HANDLING_SECONDS)
         return web.Response()
 
     return receive
+
+
+class Finished:
+    """Who waits for which update to be handled: the webhook's requests, with a shared store."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[int, asyncio.Future[None]] = {}
+
+    def expect(self, update_id: int) -> asyncio.Future[None]:
+        """A future done when ``update_id`` has been handled (one per id: a redelivery of an
+        update under way waits for the same)."""
+        future = self._waiting.get(update_id)
+        if future is None:
+            future = self._waiting[update_id] = asyncio.get_running_loop().create_future()
+        return future
+
+    def done(self, update_id: int) -> None:
+        """``update_id`` has been handled (or skipped): answer whoever waits for it."""
+        future = self._waiting.pop(update_id, None)
+        if future is not None and not future.done():
+            future.set_result(None)
 
 
 def _dump(item: object) -> str:

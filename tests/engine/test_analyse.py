@@ -85,3 +85,14 @@ def test_english_rarity_orders_common_and_rare_words() -> None:
     assert english.rarity("the") < english.rarity("squat") < english.rarity("psoas")
     assert english.rarity("zzz") == 1.0
     assert english.nearest("sqaut") == "squat"  # one swap away
+
+
+def test_a_number_written_against_its_unit_is_read_apart(analyzer: Analyzer) -> None:
+    assert analyzer.analyse("i back squat 100kg").terms[-2:] == ("100", "kg")
+    assert analyzer.analyse("the 1st one").terms[-2:] == ("1st", "one")
+
+
+def test_texting_spellings_read_as_the_word(analyzer: Analyzer) -> None:
+    assert analyzer.analyse("how long shud i hold it").terms == (
+        analyzer.analyse("how long should i hold it").terms
+    )

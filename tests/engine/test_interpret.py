@@ -8,6 +8,7 @@ import pytest
 
 from bot.engine import Trace
 from bot.engine.interpret import Move
+from bot.engine.recognise import Ask
 
 Run = Callable[..., Trace]
 
@@ -110,6 +111,51 @@ def test_first_named_record_is_the_subject(trace: Run) -> None:
     decision = trace("what weight for negative squats? i back squat 100kg").decision
     assert decision.move is Move.ANSWER
     assert decision.records[0] == "negative-squat"
+
+
+def test_a_record_named_around_the_question_only_sets_the_scene(trace: Run) -> None:
+    decision = trace(
+        "two things ive heard of: the slow squat one and the leg backwards hold. "
+        "whats the slow squat for"
+    ).decision
+    assert decision.records == ("negative-squat",)
+    # ... and stays in view: "which of the two" can pick it
+    after = trace("which of the two would help my balance", decision.recognition.analysis.text)
+    assert set(after.decision.context.recent) == {"negative-squat", "standing-hip-extension"}
+    assert after.decision.records[0] == "standing-hip-extension"
+
+
+def test_what_an_amount_measures_describes_no_exercise(trace: Run) -> None:
+    decision = trace(
+        "how many seconds do i hold that one",
+        "how do i progress the backwards leg hold",
+        "and the other backwards one where you grab your foot",
+    ).decision
+    assert decision.records == ("standing-quad-stretch",)
+
+
+def test_a_topic_that_lacks_the_answer_brings_in_its_articles_exercises(trace: Run) -> None:
+    decision = trace("what should i watch in my form during negatives, like a checklist").decision
+    assert "negative-squat" in decision.records
+
+
+def test_an_example_the_record_in_view_uses_is_no_uncovered_exercise(trace: Run) -> None:
+    decision = trace("can i do that with pull ups?", "what is eccentric training").decision
+    assert decision.move is Move.ANSWER
+    assert decision.records[0] == "negative-exercise"
+
+
+def test_a_continuation_keeps_the_last_ask(trace: Run) -> None:
+    decision = trace(
+        "what about as strength work after my main lifts",
+        "i want to add the backwards leg hold to my warm up",
+    ).decision
+    assert decision.query is not None and decision.query.asks.get(Ask.PROGRAMMING) == 1.0
+
+
+def test_words_describing_the_record_at_hand_stay_the_question(trace: Run) -> None:
+    decision = trace("how do i fix the counting one", "negative squats mistakes?").decision
+    assert decision.query is not None and "count" in decision.query.topic
 
 
 def test_a_stated_situation_stays_in_the_context(trace: Run) -> None:

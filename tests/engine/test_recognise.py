@@ -22,6 +22,10 @@ def recognise(engine: Engine, text: str) -> Recognition:
         pytest.param("barbell deadlift form", "deadlift", How.ALIAS, id="general-name-of-ours"),
         pytest.param("the leg hold, how long", "standing-hip-extension", How.PARTIAL, id="part"),
         pytest.param("eccentric squats", "negative-squat", How.ALIAS, id="synonym"),
+        pytest.param("whats the slow squat for", "negative-squat", How.QUALIFIED, id="qualified"),
+        pytest.param(
+            "the leg backwards hold", "standing-hip-extension", How.PARTIAL, id="words-swapped"
+        ),
     ],
 )
 def test_records_named(engine: Engine, text: str, record: str, how: How) -> None:
@@ -80,6 +84,17 @@ def test_question_form(engine: Engine, text: str, form: Form) -> None:
 )
 def test_clear_asks(engine: Engine, text: str, ask: Ask) -> None:
     assert ask in recognise(engine, text).clear_asks
+
+
+def test_a_shared_name_with_a_word_that_changes_nothing_stays_shared(engine: Engine) -> None:
+    rec = recognise(engine, "heavy squat form")
+    assert [(m.record, m.how) for m in rec.mentions] == [("squat", How.GENERIC)]
+
+
+def test_the_x_version_says_which_version_and_does_not_ask_for_versions(engine: Engine) -> None:
+    picked = recognise(engine, "for the barbell version whats the mistake people make most")
+    assert Ask.VARIATIONS not in picked.asks and Ask.MISTAKES in picked.clear_asks
+    assert Ask.VARIATIONS in recognise(engine, "are there easier versions").clear_asks
 
 
 def test_cue_words_say_which_answer_and_the_rest_what_about(engine: Engine) -> None:
@@ -144,3 +159,70 @@ def test_the_thing_asked_for(engine: Engine, text: str, asked: str | None) -> No
 def test_small_talk_is_only_small_talk(engine: Engine) -> None:
     assert recognise(engine, "thanks!").small_talk == "thanks"
     assert recognise(engine, "thanks, and how do I do a reverse squat").small_talk is None
+
+
+@pytest.mark.parametrize(
+    ("text", "asking"),
+    [
+        pytest.param("weight for negatives? i back squat 100kg", "weight", id="question-mark"),
+        pytest.param("i back squat 100 kg. what weight for negatives", "what", id="last-sentence"),
+        pytest.param(
+            "whats the point of an asian squat, saw it mentioned w reverse squats",
+            "whats",
+            id="clause-with-a-question-word",
+        ),
+    ],
+)
+def test_the_part_that_asks(engine: Engine, text: str, asking: str) -> None:
+    rec = recognise(engine, text)
+    first = min(rec.asking_at)
+    assert rec.analysis.words_of(first, first + 1) == asking
+    assert rec.asking_at != frozenset(range(len(rec.analysis.terms)))
+
+
+def test_a_pronoun_in_the_part_that_asks_points_back(engine: Engine) -> None:
+    assert recognise(engine, "reverse squat, is that a squat variation?").points_back
+    assert not recognise(engine, "whats an asian squat, saw it mentioned").points_back
+
+
+@pytest.mark.parametrize(
+    ("text", "units"),
+    [
+        pytest.param("can i do it every day", {"frequency"}, id="frequency"),
+        pytest.param("i back squat 100kg, so do i just put 70 on?", {"number"}, id="bare-number"),
+        pytest.param("is 3 sets enough", {"count"}, id="count"),
+        pytest.param("will negatives help, been stuck at 100kg for months", set(), id="aside"),
+    ],
+)
+def test_amounts_a_yes_no_question_states(engine: Engine, text: str, units: set[str]) -> None:
+    assert recognise(engine, text).stated_units == units
+
+
+def test_an_ordinal_before_a_noun_is_no_reference(engine: Engine) -> None:
+    assert Ref.OTHER not in recognise(engine, "tip forward with the other leg straight").refs
+    assert Ref.OTHER in recognise(engine, "and the other backwards one?").refs
+
+
+def test_the_words_before_one_describe_it(engine: Engine) -> None:
+    rec = recognise(engine, "that yoga one where you tip forward on one leg")
+    assert rec.described_one[0][0] == "warrior-iii"
+    assert not recognise(engine, "how long do i hold that one").described_one
+
+
+def test_what_are_asks_what_it_is_only_of_the_exercise(engine: Engine) -> None:
+    assert Ask.WHAT in recognise(engine, "what are negative squats").clear_asks
+    assert Ask.WHAT in recognise(engine, "what are they good for").clear_asks
+    other = recognise(engine, "what are the stabiliser muscles in an eccentric squat")
+    assert Ask.WHAT not in other.clear_asks
+
+
+def test_a_continuation_is_recognised(engine: Engine) -> None:
+    assert recognise(engine, "what about as strength work after my main lifts").continues
+    assert recognise(engine, "and if i want it for strength instead").continues
+    assert not recognise(engine, "what muscles does it work").continues
+
+
+def test_is_it_a_kind_of_thing_asks_what_it_is(engine: Engine) -> None:
+    rec = recognise(engine, "is the reverse squat actually a squat variation")
+    assert Ask.WHAT in rec.clear_asks and Ask.VARIATIONS not in rec.clear_asks
+    assert Ask.VARIATIONS in recognise(engine, "reverse squat variations").clear_asks
