@@ -279,9 +279,12 @@ class Interpreter:
             asks = dict(rec.asks)
             asks[Ask.STEPS] = 1.0
             rec = replace(rec, asks=asks)
-        if rec.situations and not rec.asks and first in context.exercises:
+        if rec.situations and not rec.clear_asks and first in context.exercises:
             # "I don't have a gym though": what changes for the exercise at hand is the
-            # variant to do, or what to do instead.
+            # variant to do, or what to do instead; for a topic ("my core is pretty weak
+            # though" about hip flexors), what suits the situation among all exercises.
+            if self.kb.records[first].kind == "topic" and rec.form is Form.OPEN:
+                return Decision(Move.FOR_SITUATION, rec, context)
             rec = replace(rec, asks={self._situation_ask(first, context): 1.0})
         named_by = {m.record: m.how for m in rec.mentions}
         # Words that describe the record already being discussed ("how do I fix the counting

@@ -352,7 +352,8 @@ class Recogniser:
             for f in self.signals.find(as_it)
             if f[2][0] in ("cue", "hint") and not self._names_variation(as_it, f)
         ]
-        predicate = _predicate_at(analysis, mentions)
+        asking_at = _asking_at(analysis)
+        predicate = _predicate_at(analysis, mentions, min(asking_at, default=0))
         after = [j for j, i in enumerate(as_it_origin) if predicate is not None and i >= predicate]
         if after:
             # "is the reverse squat a squat variation?" asks what it is: the words after "a"
@@ -396,7 +397,6 @@ class Recogniser:
         ]
         topic = tuple(terms[i] for i in at)
         muscles = tuple(self.names.muscles.named_in(topic))
-        asking_at = _asking_at(analysis)
         refs = frozenset(
             Ref(v)
             for _, b, (k, v) in found
@@ -582,7 +582,7 @@ def _what_of_something_else(
     if kind != "cue" or ask != Ask.WHAT.value or terms[end - 1] not in ("is", "are"):
         return found
     after = [t for t in terms[end:] if t not in DETERMINERS]
-    if not after or after[0] in ("it", "they", "them", "those", "these", "that", "this"):
+    if not after or after[0] in _PRONOUNS:
         return found
     return start, end, ("hint", ask)
 
@@ -763,23 +763,27 @@ def _continues(analysis: Analysis) -> bool:
     return any(read[i : i + 2] == pair for pair in _CONTINUING for i in (0, 1))
 
 
-def _predicate_at(analysis: Analysis, mentions: tuple[Mention, ...]) -> int | None:
+def _predicate_at(analysis: Analysis, mentions: tuple[Mention, ...], start: int) -> int | None:
     """Where the predicate of an identity question starts: "is <exercise> a ..." ("is the
-    reverse squat a squat variation?", "is it a compound lift?"), else None."""
+    reverse squat a squat variation?", "reverse squat, is that a squat variation?"), else
+    None. ``start``: where the clause that asks begins."""
     terms = analysis.terms
-    i = 0
+    i = start
     while i < len(terms) and analysis.word_at(i).read in _LEAD_IN:
         i += 1
     if i >= len(terms) or terms[i] not in ("is", "are"):
         return None
     i += 1
+    if i < len(terms) and terms[i] in _PRONOUNS and terms[i + 1 : i + 2] in (("a",), ("an",)):
+        return i + 1  # "is that a squat variation?"
     while i < len(terms) and terms[i] in DETERMINERS:
         i += 1
     named = next((m for m in mentions if m.start == i), None)
-    if named is not None:
-        end = named.end
-    elif i < len(terms) and terms[i] in ("it", "that", "this", "they", "those", "these"):
-        end = i + 1
-    else:
+    if named is None:
         return None
+    end = named.end
     return end if end < len(terms) and terms[end] in ("a", "an") else None
+
+
+# Words that stand for the exercise being discussed.
+_PRONOUNS = frozenset({"it", "they", "them", "those", "these", "that", "this"})

@@ -158,6 +158,14 @@ def test_words_describing_the_record_at_hand_stay_the_question(trace: Run) -> No
     assert decision.query is not None and "count" in decision.query.topic
 
 
+def test_a_situation_stated_about_a_topic_finds_what_suits_it(trace: Run) -> None:
+    decision = trace(
+        "my core is pretty weak though",
+        "my hip mobility sucks. is that just cos my hip flexors are tight?",
+    ).decision
+    assert decision.move is Move.FOR_SITUATION
+
+
 def test_a_stated_situation_stays_in_the_context(trace: Run) -> None:
     decision = trace("what can I do instead of reverse squats?", "I train at home").decision
     assert "at-home" in decision.context.constraints

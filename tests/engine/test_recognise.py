@@ -222,7 +222,14 @@ def test_a_continuation_is_recognised(engine: Engine) -> None:
     assert not recognise(engine, "what muscles does it work").continues
 
 
-def test_is_it_a_kind_of_thing_asks_what_it_is(engine: Engine) -> None:
-    rec = recognise(engine, "is the reverse squat actually a squat variation")
+@pytest.mark.parametrize(
+    "text",
+    [
+        "is the reverse squat actually a squat variation",
+        "reverse squat, is that a squat variation?",
+    ],
+)
+def test_is_it_a_kind_of_thing_asks_what_it_is(engine: Engine, text: str) -> None:
+    rec = recognise(engine, text)
     assert Ask.WHAT in rec.clear_asks and Ask.VARIATIONS not in rec.clear_asks
     assert Ask.VARIATIONS in recognise(engine, "reverse squat variations").clear_asks

@@ -34,7 +34,7 @@ STEPS: dict[str, float] = {
     "ask_prior": 0.5,
     "phrasing": 0.5,
     "method": 0.5,
-    "situation": 0.5,
+    "situation": 2.0,
     "stance": 2.0,
     "record_prior": 0.5,
     "cue_weight": 0.5,
