@@ -126,6 +126,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_kb_check(args: argparse.Namespace) -> int:
     """``fitbot kb check [DIR]``: list every problem with file and field."""
     from bot.knowledge import default_knowledge_dir, load_knowledge
+    from bot.review import MARKS, unreviewed
 
     directory = (
         Path(args.directory) if args.directory else (args.knowledge or default_knowledge_dir())
@@ -135,12 +136,33 @@ def cmd_kb_check(args: argparse.Namespace) -> int:
     except KnowledgeError as exc:
         print(f"{directory}: {exc}", file=sys.stderr)
         return 1
+    drafts = unreviewed(directory)
+    if drafts and args.strict:
+        print(
+            f"{directory}: {len(drafts)} value(s) not reviewed; --strict refuses drafts:\n"
+            + "\n".join(f"  {p}" for p in drafts),
+            file=sys.stderr,
+        )
+        return 1
     kinds = [r.kind for r in kb.records.values()]
     print(
         f"{directory}: ok ({kinds.count('exercise')} exercises, {kinds.count('topic')} topics, "
         f"{len(kb.articles)} source articles)"
     )
+    if drafts:
+        files = len({p.file for p in drafts})
+        print(
+            f"{directory}: {len(drafts)} value(s) in {files} file(s) still marked "
+            f"{' or '.join(MARKS)} (fitbot kb check --strict refuses them)"
+        )
     return 0
+
+
+def cmd_kb_draft(args: argparse.Namespace) -> int:
+    """``fitbot kb draft ARTICLE.txt [--out DIR]``: draft knowledge files from an article."""
+    from bot.drafting import run_draft
+
+    return run_draft(args)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -165,9 +187,37 @@ def cmd_report_unanswered(args: argparse.Namespace) -> int:
     return run_unanswered(args)
 
 
+def cmd_report_feedback(args: argparse.Namespace) -> int:
+    """``fitbot report feedback``: the 👍/👎 on answers, per exercise and section."""
+    from bot.feedback_report import run_feedback
+
+    return run_feedback(args)
+
+
+def cmd_report_html(args: argparse.Namespace) -> int:
+    """``fitbot report --html FILE``: the coach's report as one self-contained page."""
+    if not args.html:
+        print(
+            "fitbot report: give a report (unanswered, feedback) or --html FILE",
+            file=sys.stderr,
+        )
+        return 2
+    from bot.html_report import run_html
+
+    return run_html(
+        argparse.Namespace(
+            html=args.html,
+            since=args.report_since,
+            state=args.report_state,
+            knowledge=args.knowledge,
+        )
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     from bot.evaluation import add_eval_arguments
+    from bot.feedback_report import add_feedback_arguments
     from bot.report import add_unanswered_arguments
     from bot.settings import add_run_arguments
 
@@ -192,19 +242,68 @@ def build_parser() -> argparse.ArgumentParser:
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
     check = kb_sub.add_parser("check", help="validate a knowledge directory")
     check.add_argument("directory", nargs="?")
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="also refuse values still marked REWRITE: or TODO: (unreviewed drafts)",
+    )
     check.set_defaults(func=cmd_kb_check)
+    draft = kb_sub.add_parser(
+        "draft",
+        help="draft knowledge files from an article (plain text), every value marked for review",
+    )
+    # Declared here, not in bot.drafting, so that every other command starts without it.
+    draft.add_argument(
+        "article", metavar="ARTICLE.txt", type=Path, help="the article, as plain text"
+    )
+    draft.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        default=Path("drafts"),
+        help="knowledge directory to write the draft into (default: drafts/)",
+    )
+    draft.add_argument(
+        "--force", action="store_true", help="overwrite a draft file that exists already"
+    )
+    draft.set_defaults(func=cmd_kb_draft)
 
     ev = sub.add_parser("eval", help="score labelled questions and dialogs (pass rates, peers)")
     add_eval_arguments(ev)
     ev.set_defaults(func=cmd_eval)
 
-    report = sub.add_parser("report", help="reports for the coach")
-    report_sub = report.add_subparsers(dest="report_command", required=True)
+    report = sub.add_parser(
+        "report",
+        help="reports for the coach",
+        description="A report on the terminal (unanswered, feedback), or --html FILE: questions "
+        "per day, answered/declined/👍/👎 over time, the most missed questions with "
+        "suggestions and the helpful rate per exercise, on one self-contained page.",
+    )
+    report.add_argument("--html", metavar="FILE", help="write the whole report as one HTML page")
+    report.add_argument(
+        "--since",
+        dest="report_since",
+        metavar="SINCE",
+        help="with --html: only since DATE (2024-05-01) or DURATION ago (30m, 24h, 7d, 2w)",
+    )
+    report.add_argument(
+        "--state",
+        dest="report_state",
+        metavar="STATE",
+        help="with --html: state file, or the replicas' redis:// URL (FITBOT_STATE)",
+    )
+    report.set_defaults(func=cmd_report_html)
+    report_sub = report.add_subparsers(dest="report_command")
     unanswered = report_sub.add_parser(
         "unanswered", help="questions the bot declined or was unsure about, grouped by topic"
     )
     add_unanswered_arguments(unanswered)
     unanswered.set_defaults(func=cmd_report_unanswered)
+    feedback = report_sub.add_parser(
+        "feedback", help="how people rated the answers (👍/👎), per exercise and section"
+    )
+    add_feedback_arguments(feedback)
+    feedback.set_defaults(func=cmd_report_feedback)
 
     run = sub.add_parser("run", help="run the Telegram bot")
     add_run_arguments(run)

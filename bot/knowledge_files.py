@@ -150,6 +150,16 @@ class Reader:
         return f"would take the knowledge directory over {MAX_TOTAL_BYTES:,} bytes; refused"
 
 
+def parse(text: str) -> object:
+    """YAML ``text`` parsed as the knowledge files are (no aliases, no duplicate keys, at most
+    :data:`MAX_FILE_VALUES` values), for tools that read a file the user names."""
+    loader = KnowledgeLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def _read_up_to(fd: int, size: int) -> bytes:
     chunks: list[bytes] = []
     while size > 0:

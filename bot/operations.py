@@ -42,7 +42,7 @@ from bot.knowledge import load_knowledge
 from bot.logs import STRUCTURED, chat_hasher, logfmt
 from bot.metrics import Metrics
 from bot.settings import Settings
-from bot.state.store import PendingReply, Store, UnansweredQuestion
+from bot.state.store import VIA_BUTTON, VIA_QUESTION, PendingReply, Store, UnansweredQuestion
 from bot.telegram.delivery import Attempt, Delivery, Outbox, OutboxListener
 from bot.telegram.ordering import ordering_key
 from bot.telegram.receiving import ReceiveStatus, http_runner
@@ -274,10 +274,16 @@ class Operations(OutboxListener):
     async def _account(self, update: object, trace: Trace, seconds: float) -> None:
         kind = update_type(update)
         self.metrics.updates.labels(kind).inc()
-        if trace.answer is not None and trace.question is not None:
-            self.metrics.question(trace.answer, seconds)
-            if is_unanswered(trace.question, trace.answer):
-                await self._record(trace.question, trace.answer)
+        answer = trace.answer
+        if answer is not None and trace.question is not None:
+            self.metrics.question(answer, seconds)
+            if is_unanswered(trace.question, answer):
+                await self._record(trace.question, answer)
+        if answer is not None and (trace.question is None or is_question(trace.question)):
+            via = VIA_QUESTION if trace.question is not None else VIA_BUTTON
+            await self._store.count_answer(
+                self._clock(), answer.exercise, answer.intent, answer.answered, via
+            )
         if logger.isEnabledFor(logging.INFO):
             fields = self._log_fields(update, kind, trace, seconds)
             logger.info("update %s", fields, extra={STRUCTURED: True})
@@ -479,12 +485,15 @@ def update_text(update: object) -> str | None:
     return update.inline_query.query if update.inline_query is not None else None
 
 
+def is_question(text: str) -> bool:
+    """Whether ``text`` asks something: anything but a bare command (``/start``, an unknown
+    ``/dance``), which asks nothing the knowledge base could answer."""
+    return not text.startswith("/") or len(text.split(maxsplit=1)) >= 2
+
+
 def is_unanswered(question: str, answer: Answer) -> bool:
-    """Whether a coach should see ``question``: declined or doubtful, and more than a bare
-    command (an unknown ``/dance`` asks nothing the knowledge base could answer)."""
-    if question.startswith("/") and len(question.split(maxsplit=1)) < 2:
-        return False
-    return not answer.answered or answer.confidence < LOW_CONFIDENCE
+    """Whether a coach should see ``question``: declined or doubtful, and a question."""
+    return is_question(question) and (not answer.answered or answer.confidence < LOW_CONFIDENCE)
 
 
 class ObservedProcessor(BaseUpdateProcessor):

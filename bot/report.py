@@ -49,6 +49,10 @@ SECONDS_PER = {"m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
 OTHER_PHRASINGS_SHOWN = 3
 DATE_FORMAT = "%Y-%m-%d %H:%M"
 EXIT_USAGE = 2
+SUGGESTIONS_NOTE = (
+    "(With a suggestion for each: nothing has been changed. Review a snippet, write every "
+    "TODO, then paste it into the file it names.)"
+)
 
 
 @dataclass(frozen=True)
@@ -129,34 +133,47 @@ def parse_since(text: str, *, now: float) -> float:
         ) from None
 
 
-def render_text(groups: Sequence[Group], since: float | None) -> str:
-    """The report for a terminal."""
+def render_text(
+    groups: Sequence[Group],
+    since: float | None,
+    notes: Sequence[Sequence[str]] | None = None,
+) -> str:
+    """The report for a terminal; ``notes`` are more lines for each group (the suggestions)."""
     total = sum(g.count for g in groups)
-    window = f" since {_when(since)}" if since is not None else ""
+    window = f" since {local_time(since)}" if since is not None else ""
     if not groups:
         return f"No unanswered questions{window}."
     lines = [
         f"{total} unanswered question(s) in {len(groups)} group(s){window}, most asked first:"
     ]
-    for group in groups:
+    if notes is not None:
+        lines.append(SUGGESTIONS_NOTE)
+    for index, group in enumerate(groups):
         lines += ["", f"{group.count:>5}x  {group.example}"]
         guess = "/".join(part for part in (group.exercise, group.intent) if part) or "none"
         lines.append(
             f"        best guess: {guess} (confidence {group.confidence:.2f}); "
-            f"last asked {_when(group.last_asked)}"
+            f"last asked {local_time(group.last_asked)}"
         )
         others = [json.dumps(text, ensure_ascii=False) for text, _ in group.phrasings[1:]]
         if others:
             shown = ", ".join(others[:OTHER_PHRASINGS_SHOWN])
             more = len(others) - OTHER_PHRASINGS_SHOWN
             lines.append(f"        also: {shown}" + (f" (+{more} more)" if more > 0 else ""))
+        if notes is not None:
+            lines += notes[index]
     return "\n".join(lines)
 
 
-def render_json(groups: Sequence[Group], since: float | None) -> dict[str, Any]:
-    """The report as JSON (times in ISO 8601 with their UTC offset)."""
+def render_json(
+    groups: Sequence[Group],
+    since: float | None,
+    extra: Sequence[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The report as JSON (times in ISO 8601 with their UTC offset); ``extra`` adds keys to
+    each group (the suggestions)."""
     return {
-        "since": _iso(since) if since is not None else None,
+        "since": iso_time(since) if since is not None else None,
         "total": sum(g.count for g in groups),
         "groups": [
             {
@@ -168,10 +185,11 @@ def render_json(groups: Sequence[Group], since: float | None) -> dict[str, Any]:
                     "intent": g.intent,
                     "confidence": g.confidence,
                 },
-                "first_asked": _iso(g.first_asked),
-                "last_asked": _iso(g.last_asked),
+                "first_asked": iso_time(g.first_asked),
+                "last_asked": iso_time(g.last_asked),
+                **(extra[index] if extra is not None else {}),
             }
-            for g in groups
+            for index, g in enumerate(groups)
         ],
     }
 
@@ -187,6 +205,12 @@ def add_unanswered_arguments(parser: argparse.ArgumentParser) -> None:
         "--state", help="state file, or the replicas' redis:// URL (env FITBOT_STATE)"
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
+        "--suggest",
+        action="store_true",
+        help="for each group, the nearest record and section (or 'new topic') and a YAML "
+        "snippet to review and paste; changes nothing",
+    )
 
 
 def run_unanswered(args: argparse.Namespace) -> int:
@@ -204,16 +228,25 @@ def run_unanswered(args: argparse.Namespace) -> int:
     except (ValueError, ConfigError) as exc:
         print(f"fitbot report unanswered: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.json:
-        print(json.dumps(render_json(groups, since), ensure_ascii=False, indent=2))
+    if getattr(args, "suggest", False):
+        # Loading the knowledge base may fail (exit 2 in main), so only when asked.
+        from bot.suggest import for_report
+
+        notes, extra = for_report(getattr(args, "knowledge", None), groups)
     else:
-        print(render_text(groups, since))
+        notes, extra = None, None
+    if args.json:
+        print(json.dumps(render_json(groups, since, extra), ensure_ascii=False, indent=2))
+    else:
+        print(render_text(groups, since, notes))
     return 0
 
 
-def _when(stamp: float) -> str:
+def local_time(stamp: float) -> str:
+    """``stamp`` (Unix time) as local ``YYYY-MM-DD HH:MM``."""
     return time.strftime(DATE_FORMAT, time.localtime(stamp))
 
 
-def _iso(stamp: float) -> str:
+def iso_time(stamp: float) -> str:
+    """``stamp`` (Unix time) in ISO 8601 with the local UTC offset."""
     return datetime.fromtimestamp(stamp).astimezone().isoformat(timespec="seconds")

@@ -6,7 +6,9 @@ which is never less than what Telegram counts (it counts the text after parsing 
 piece that fits here fits there.
 
 Buttons carry ``s|<record id>|<intent>`` as callback data: everything needed to show the section
-again, so a button still works after a restart.
+again, so a button still works after a restart. Under every answer about a record, one row of
+"👍" and "👎" carries ``r|<+ or ->|<record id>|<intent>|<confidence in percent>``: what was
+answered and how sure the engine was, enough to keep the rating after a restart.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ from bot.answers import Answer, Block, Choice
 MAX_MESSAGE = MessageLimit.MAX_TEXT_LENGTH
 MAX_CALLBACK_DATA = InlineKeyboardButtonLimit.MAX_CALLBACK_DATA
 SHOW = "s"
+RATE = "r"
+HELPFUL = "+"
+UNHELPFUL = "-"
+THUMBS_UP = "\N{THUMBS UP SIGN}"
+THUMBS_DOWN = "\N{THUMBS DOWN SIGN}"
 SEPARATOR = "|"
 BUTTONS_PER_ROW = 3
 KEYBOARD_CACHE_SIZE = 512
@@ -32,6 +39,16 @@ BULLET = "\u2022 "
 SECTION_GAP = "\n\n"
 NOTHING_TO_SHOW = "\N{HORIZONTAL ELLIPSIS}"
 WHITESPACE = re.compile(r"(\s+)")
+
+
+@dataclass(frozen=True, slots=True)
+class RatingTarget:
+    """What a 👍/👎 button rates: the answer's record and section, and its confidence."""
+
+    helpful: bool
+    record: str
+    section: str
+    confidence: float
 
 
 @dataclass(frozen=True)
@@ -67,33 +84,51 @@ def render_html(answer: Answer, *, limit: int = MAX_MESSAGE) -> list[str]:
 
 
 def keyboard(answer: Answer) -> InlineKeyboardMarkup | None:
-    """Buttons for the answer's follow-ups (in rows) and "did you mean" suggestions (one a row).
+    """Buttons for the answer's follow-ups (in rows), one row of "👍" and "👎" under an answer
+    about a record, and "did you mean" suggestions (one a row).
 
-    A choice whose callback data would exceed Telegram's 64 bytes is left out.
+    A button whose callback data would exceed Telegram's 64 bytes is left out.
     """
-    return _keyboard(answer.followups, answer.suggestions)
+    return _keyboard(answer.followups, answer.suggestions, _rated(answer))
 
 
 def keyboard_json(answer: Answer) -> str | None:
     """:func:`keyboard` as the JSON ``reply_markup`` Telegram takes (what the outbox keeps)."""
-    return _keyboard_json(answer.followups, answer.suggestions)
+    return _keyboard_json(answer.followups, answer.suggestions, _rated(answer))
+
+
+def _rated(answer: Answer) -> tuple[str, str, int] | None:
+    """``(record, section, confidence in percent)`` of an answer people can rate: an answer
+    about a record (not a decline, a greeting or a list of exercises)."""
+    if not answer.answered or not answer.exercise or not answer.intent:
+        return None
+    return answer.exercise, answer.intent, round(answer.confidence * 100)
 
 
 # A record's buttons recur across questions, and PTB objects are slow to build; markups are
 # immutable, so one can serve every answer with the same choices.
 @functools.lru_cache(maxsize=KEYBOARD_CACHE_SIZE)
 def _keyboard(
-    followups: tuple[Choice, ...], suggestions: tuple[Choice, ...]
+    followups: tuple[Choice, ...],
+    suggestions: tuple[Choice, ...],
+    rated: tuple[str, str, int] | None = None,
 ) -> InlineKeyboardMarkup | None:
     buttons = [button for choice in followups if (button := _button(choice))]
     rows = [buttons[i : i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)]
+    if rated is not None:
+        row = [button for helpful in (True, False) if (button := _rating_button(helpful, *rated))]
+        rows += [row] if len(row) == 2 else []
     rows += [[button] for choice in suggestions if (button := _button(choice))]
     return InlineKeyboardMarkup(rows) if rows else None
 
 
 @functools.lru_cache(maxsize=KEYBOARD_CACHE_SIZE)
-def _keyboard_json(followups: tuple[Choice, ...], suggestions: tuple[Choice, ...]) -> str | None:
-    markup = _keyboard(followups, suggestions)
+def _keyboard_json(
+    followups: tuple[Choice, ...],
+    suggestions: tuple[Choice, ...],
+    rated: tuple[str, str, int] | None = None,
+) -> str | None:
+    markup = _keyboard(followups, suggestions, rated)
     return markup.to_json() if markup is not None else None
 
 
@@ -108,6 +143,32 @@ def parse_callback_data(data: str | None) -> tuple[str, str] | None:
     if len(parts) != 3 or parts[0] != SHOW or not parts[1] or not parts[2]:
         return None
     return parts[1], parts[2]
+
+
+def rating_data(helpful: bool, record: str, section: str, percent: int) -> str:
+    """The callback data of a 👍 (``helpful``) or 👎 button under an answer."""
+    verdict = HELPFUL if helpful else UNHELPFUL
+    return SEPARATOR.join((RATE, verdict, record, section, str(percent)))
+
+
+def parse_rating_data(data: str | None) -> RatingTarget | None:
+    """The :class:`RatingTarget` of :func:`rating_data` output; None for anything else."""
+    parts = (data or "").split(SEPARATOR)
+    if len(parts) != 5 or parts[0] != RATE or parts[1] not in (HELPFUL, UNHELPFUL):
+        return None
+    _, verdict, record, section, percent = parts
+    if not record or not section or not percent.isdigit() or int(percent) > 100:
+        return None
+    return RatingTarget(verdict == HELPFUL, record, section, int(percent) / 100)
+
+
+def _rating_button(
+    helpful: bool, record: str, section: str, percent: int
+) -> InlineKeyboardButton | None:
+    data = rating_data(helpful, record, section, percent)
+    if len(data.encode()) > MAX_CALLBACK_DATA:
+        return None
+    return InlineKeyboardButton(THUMBS_UP if helpful else THUMBS_DOWN, callback_data=data)
 
 
 def _button(choice: Choice) -> InlineKeyboardButton | None:

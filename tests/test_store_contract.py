@@ -8,6 +8,7 @@ replica) is at the end, against Redis.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -16,7 +17,20 @@ import pytest
 
 from bot.context import Context
 from bot.state.redis_store import RedisStore
-from bot.state.store import Outgoing, SqliteStore, Store, UnansweredQuestion
+from bot.state.store import (
+    COMMENT_REQUEST_SECONDS,
+    MAX_RECORDED_CHARS,
+    SECONDS_PER_DAY,
+    VIA_BUTTON,
+    VIA_QUESTION,
+    AnswerCount,
+    Outgoing,
+    Rating,
+    SqliteStore,
+    Store,
+    UnansweredQuestion,
+    day_of,
+)
 from tests.redis_server import RedisServer
 
 TALKED = Context(exercises=("reverse-squat",), intent="steps", constraints=("weak-core",))
@@ -26,22 +40,42 @@ NOW = 1_700_000_000.0
 Opener = Callable[[], Store]
 
 
+class Ticker:
+    """Wall time for the stores, at :data:`NOW` until a test moves it on."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Ticker:
+    return Ticker(NOW)
+
+
 @pytest.fixture(params=["sqlite", "redis"])
-async def opener(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Opener]:
+async def opener(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: Ticker
+) -> AsyncIterator[Opener]:
     """Opens the same state again each time it is called (a restart), and closes them all."""
     opened: list[Store] = []
     if request.param == "sqlite":
         path = tmp_path / "state.sqlite3"
 
         def open_store() -> Store:
-            opened.append(SqliteStore(path, clock=lambda: NOW))
+            opened.append(SqliteStore(path, clock=clock))
             return opened[-1]
     else:
         server: RedisServer = request.getfixturevalue("redis_server")
         prefix = f"test-{secrets.token_hex(4)}:"
 
         def open_store() -> Store:
-            opened.append(RedisStore(server.url, prefix=prefix, clock=lambda: NOW))
+            opened.append(RedisStore(server.url, prefix=prefix, clock=clock))
             return opened[-1]
 
     yield open_store
@@ -180,6 +214,122 @@ async def test_unanswered_questions_are_kept_and_read_since_a_time(opener: Opene
     assert [q.text for q in await again.read_unanswered(since=NOW - 10)] == [questions[2].text]
 
 
+# -- feedback: ratings, comment requests, answer counts -------------------------------------
+
+
+def rating(
+    message: int = 10, *, helpful: bool = False, chat: str = "a1b2c3", **more: object
+) -> Rating:
+    values: dict[str, object] = {
+        "chat": chat,
+        "message": message,
+        "rated_at": NOW,
+        "helpful": helpful,
+        "record": "reverse-squat",
+        "section": "steps",
+        "confidence": 0.93,
+        "question": "how do I do a reverse squat?",
+        **more,
+    }
+    return Rating(**values)  # type: ignore[arg-type]
+
+
+async def test_a_rating_is_kept_with_everything_it_says(opener: Opener) -> None:
+    kept = rating(asked=True, comment='é ünïcode / "quotes"')
+    assert await opener().rate(kept)
+
+    again = opener()
+    assert await again.rating("a1b2c3", 10) == kept
+    assert await again.rating("a1b2c3", 11) is None
+    assert await again.rating("ffffff", 10) is None
+    assert await again.ratings() == [kept]
+
+
+async def test_a_second_press_on_the_same_message_replaces_the_first(opener: Opener) -> None:
+    store = opener()
+    await store.rate(rating(10, helpful=True))
+    await store.rate(rating(10, helpful=False, rated_at=NOW + 5))
+    await store.rate(rating(10, chat="other", helpful=True))
+
+    ratings = await store.ratings()
+    assert [(r.chat, r.helpful) for r in ratings] == [("other", True), ("a1b2c3", False)]
+
+
+async def test_a_comment_is_attached_to_its_rating_only(opener: Opener) -> None:
+    store = opener()
+    await store.rate(rating(10))
+    await store.rate(rating(11))
+
+    assert await store.add_comment("a1b2c3", 10, "breathing cues")
+    assert not await store.add_comment("a1b2c3", 99, "no such rating")
+
+    comments = {r.message: r.comment for r in await opener().ratings()}
+    assert comments == {10: "breathing cues", 11: None}
+
+
+async def test_texts_are_kept_to_the_recorded_length(opener: Opener) -> None:
+    store = opener()
+    await store.rate(rating(10, question="q" * 5000))
+    await store.add_comment("a1b2c3", 10, "c" * 5000)
+
+    (kept,) = await store.ratings()
+    assert len(kept.question or "") == MAX_RECORDED_CHARS
+    assert len(kept.comment or "") == MAX_RECORDED_CHARS
+
+
+async def test_ratings_since_leaves_out_older_ones(opener: Opener) -> None:
+    store = opener()
+    await store.rate(rating(1, rated_at=NOW - 10 * SECONDS_PER_DAY))
+    await store.rate(rating(2, rated_at=NOW))
+
+    assert [r.message for r in await store.ratings(since=NOW - SECONDS_PER_DAY)] == [2]
+
+
+async def test_a_comment_request_is_taken_once_the_newest_per_chat(
+    opener: Opener, clock: Ticker
+) -> None:
+    store = opener()
+    await store.request_comment("a1b2c3", 10)
+    clock.advance(30)
+    await store.request_comment("a1b2c3", 12)
+    await store.request_comment("other", 3)
+
+    again = opener()  # a restart in between
+    assert await again.take_comment_request("a1b2c3") == (12, NOW + 30)
+    assert await again.take_comment_request("a1b2c3") is None
+    assert await again.take_comment_request("other") == (3, NOW + 30)
+
+
+async def test_a_request_nobody_answered_is_forgotten(opener: Opener, clock: Ticker) -> None:
+    store = opener()
+    await store.request_comment("quiet", 10)
+    clock.advance(COMMENT_REQUEST_SECONDS + 1)
+    await store.request_comment("a1b2c3", 11)
+
+    assert await store.take_comment_request("quiet") is None
+    assert await store.take_comment_request("a1b2c3") == (11, NOW + COMMENT_REQUEST_SECONDS + 1)
+
+
+async def test_answers_are_counted_per_day_record_section_and_way(opener: Opener) -> None:
+    store = opener()
+    day = float(day_of(NOW))
+    await store.count_answer(NOW, "reverse-squat", "steps", True, VIA_QUESTION)
+    await store.count_answer(NOW + 60, "reverse-squat", "steps", True, VIA_QUESTION)
+    await store.count_answer(NOW, "reverse-squat", "steps", True, VIA_BUTTON)
+    await store.count_answer(NOW, None, None, False, VIA_QUESTION)
+    await store.count_answer(NOW + SECONDS_PER_DAY, "reverse-squat", "steps", True, VIA_QUESTION)
+
+    again = opener()
+    assert set(await again.answer_counts()) == {
+        AnswerCount(day, "", "", False, VIA_QUESTION, 1),
+        AnswerCount(day, "reverse-squat", "steps", True, VIA_BUTTON, 1),
+        AnswerCount(day, "reverse-squat", "steps", True, VIA_QUESTION, 2),
+        AnswerCount(day + SECONDS_PER_DAY, "reverse-squat", "steps", True, VIA_QUESTION, 1),
+    }
+    later = await again.answer_counts(since=day + SECONDS_PER_DAY + 1)
+    assert {c.day for c in later} == {day + SECONDS_PER_DAY}
+
+
 async def test_the_store_answers_a_ping_and_closes_twice(opener: Opener) -> None:
     store = opener()
     assert await store.ping()
@@ -271,3 +421,23 @@ async def test_the_report_reads_the_replicas_redis(
         await asyncio.to_thread(main, ["report", "unanswered", "--state", redis_server.url]) == 0
     )
     assert "how do I bake sourdough" in capsys.readouterr().out
+
+
+async def test_the_feedback_reports_read_the_replicas_redis(
+    redis_server: RedisServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    store = RedisStore(redis_server.url)  # the default prefix, as replicas use
+    await store.rate(rating(77, comment="how to breathe", chat="redis-report"))
+    await store.count_answer(NOW, "reverse-squat", "steps", True, VIA_QUESTION)
+    await store.close()
+
+    flags = ["--state", redis_server.url, "--json"]
+    assert await asyncio.to_thread(main, ["report", "feedback", *flags]) == 0
+    down = json.loads(capsys.readouterr().out)["down_votes"]
+    assert {"exercise": "reverse-squat", "comment": "how to breathe"}.items() <= down[0].items()
+    page = tmp_path / "report.html"
+    html_flags = ["report", "--html", str(page), "--state", redis_server.url]
+    assert await asyncio.to_thread(main, html_flags) == 0
+    assert "how to breathe" in page.read_text()

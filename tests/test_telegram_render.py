@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
@@ -15,10 +16,13 @@ from bot.answers import Answer, Block, Choice
 from bot.telegram_render import (
     MAX_CALLBACK_DATA,
     MAX_MESSAGE,
+    RatingTarget,
     callback_data,
     keyboard,
     keyboard_json,
     parse_callback_data,
+    parse_rating_data,
+    rating_data,
     render_html,
 )
 
@@ -30,6 +34,7 @@ ANSWER = Answer(
     (STEPS, CAUTIONS),
     exercise="reverse-squat",
     intent="steps",
+    confidence=0.93,
     sources=("How to do reverse squats",),
     followups=(
         Choice("Form checklist", "reverse-squat", "checklist"),
@@ -194,7 +199,9 @@ def test_keyboard_rows_and_callback_data() -> None:
             ("Cautions", "s|reverse-squat|cautions"),
         ],
         [("Muscles", "s|reverse-squat|muscles")],
-    ]
+        [("\N{THUMBS UP SIGN}", "r|+|reverse-squat|steps|93"),
+         ("\N{THUMBS DOWN SIGN}", "r|-|reverse-squat|steps|93")],
+    ]  # fmt: skip
 
 
 def test_keyboard_json_is_ptbs_own_serialisation() -> None:
@@ -228,6 +235,46 @@ def test_suggestions_are_buttons_one_per_row() -> None:
 
 def test_no_choices_no_keyboard() -> None:
     assert keyboard(Answer(True, "T", ())) is None
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(Answer(False, "T", (), exercise="squat", intent="steps"), id="decline"),
+        pytest.param(Answer(True, "Hi, I'm fitbot", (), intent="start"), id="greeting"),
+        pytest.param(Answer(True, "T", (), exercise="reverse-squat"), id="no-section"),
+    ],
+)  # fmt: skip
+def test_only_answers_about_a_record_section_can_be_rated(answer: Answer) -> None:
+    assert keyboard(answer) is None
+
+
+def test_the_rating_row_is_left_out_when_its_data_would_not_fit() -> None:
+    long_id = "x" * (MAX_CALLBACK_DATA - len("r|+||steps|100") + 1)
+    answer = replace(ANSWER, followups=(), exercise=long_id, confidence=1.0)
+
+    assert keyboard(answer) is None
+
+
+@given(
+    record=st.from_regex(r"[a-z0-9]+(-[a-z0-9]+)*", fullmatch=True),
+    section=st.sampled_from(["what", "steps", "overview", "alternatives", "programming"]),
+    percent=st.integers(min_value=0, max_value=100),
+    helpful=st.booleans(),
+)
+def test_rating_data_round_trips(record: str, section: str, percent: int, helpful: bool) -> None:
+    target = parse_rating_data(rating_data(helpful, record, section, percent))
+
+    assert target == RatingTarget(helpful, record, section, percent / 100)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [None, "", "r|+|a|steps", "r|?|a|steps|50", "r|+||steps|50", "r|+|a|steps|101",
+     "r|+|a|steps|x", "s|a|steps", "r|-|a||50"],
+)  # fmt: skip
+def test_foreign_rating_data_is_rejected(data: str | None) -> None:
+    assert parse_rating_data(data) is None
 
 
 def test_a_button_whose_data_would_not_fit_is_left_out() -> None:

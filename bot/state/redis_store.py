@@ -25,6 +25,15 @@ Keys, all under :data:`PREFIX`:
                                       short lock: a button press racing a message)
 ``unanswered``              stream    unanswered questions, the newest
                                       :data:`~bot.state.store.MAX_UNANSWERED` (approximately)
+``rating``                  hash      ``<chat hash>:<message>`` -> a 👍/👎 with its question
+                                      and comment (JSON), the newest
+                                      :data:`~bot.state.store.MAX_RATINGS`
+``ratings``                 zset      the same fields, scored by when rated
+``comment-request:<chat>``  string    the message a 👎 asked a comment for, and when; expires
+                                      after :data:`~bot.state.store.COMMENT_REQUEST_SECONDS`
+``answers:<day>``           hash      ``[record, section, answered, via]`` -> questions that
+                                      UTC day (counts only)
+``answer-days``             zset      the days counted, scored by day
 ``flood:<user>``, ``limit:*``         flood control and Telegram's send limits
                                       (:mod:`bot.telegram.replicas`)
 ==========================  ========  =========================================================
@@ -60,15 +69,22 @@ from bot.errors import ConfigError
 from bot.metrics import replica_name
 from bot.settings import redis_display
 from bot.state.store import (
+    COMMENT_REQUEST_SECONDS,
     DEDUPE_SECONDS,
     LOG_ERRORS_EVERY,
     MAX_HANDLED,
+    MAX_RATINGS,
     MAX_RECORDED_CHARS,
     MAX_UNANSWERED,
     PRUNE_EVERY,
+    SECONDS_PER_DAY,
+    AnswerCount,
     Outgoing,
     PendingReply,
+    Rating,
     UnansweredQuestion,
+    clip,
+    day_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -113,6 +129,29 @@ _TURN = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
 local handled = redis.call('ZSCORE', KEYS[2], ARGV[3]) and 1 or 0
 return {handled, redis.call('GET', KEYS[3]) or '', redis.call('ZCARD', KEYS[4])}
+"""
+
+# Keep a rating (replacing the message's earlier one) and drop the oldest beyond the bound.
+_RATE = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
+if over > 0 then
+  local old = redis.call('ZRANGE', KEYS[2], 0, over - 1)
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1)
+  redis.call('HDEL', KEYS[1], unpack(old))
+end
+return 1
+"""
+
+# A rating's comment (its 9th field), if the rating is there.
+_ADD_COMMENT = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 0 end
+local rating = cjson.decode(raw)
+rating[9] = ARGV[2]
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rating))
+return 1
 """
 
 _RELEASE_TURN = """
@@ -280,6 +319,7 @@ class RedisStore:
         self._inbox, self._handled, self._last = k("inbox"), k("handled"), k("last-update")
         self._outbox, self._lane_of, self._lanes = k("outbox"), k("outbox:lane"), k("lanes")
         self._seq, self._unanswered = k("outbox:seq"), k("unanswered")
+        self._rating, self._ratings, self._days = k("rating"), k("ratings"), k("answer-days")
         script = self.client.register_script
         self._receive_script = script(_RECEIVE)
         self._turn_script = script(_TURN)
@@ -289,6 +329,8 @@ class RedisStore:
         self._release_lane_script = script(_RELEASE_LANE)
         self._sweep_script = script(_SWEEP)
         self._let_go_script = script(_LET_GO)
+        self._rate_script = script(_RATE)
+        self._comment_script = script(_ADD_COMMENT)
         self._lanes_held: set[int] = set()  # chats whose lane lease this process holds
 
     def _key(self, name: str) -> str:
@@ -496,6 +538,103 @@ class RedisStore:
             questions = [q for q in questions if q.asked_at >= since]
         return sorted(questions, key=lambda q: q.asked_at)
 
+    # -- feedback ---------------------------------------------------------------------------
+
+    async def rating(self, chat: str, message: int) -> Rating | None:
+        """The rating of ``message`` in ``chat``, if it has one."""
+        raw = await self._guard(
+            "read a rating", self.client.hget(self._rating, f"{chat}:{message}")
+        )
+        return _rating(raw) if raw else None
+
+    async def rate(self, rating: Rating) -> bool:
+        """Keep ``rating`` (one script: the hash, the time index, the bound)."""
+        member = f"{rating.chat}:{rating.message}"
+        kept = await self._guard(
+            "keep a rating",
+            self._rate_script(
+                keys=[self._rating, self._ratings],
+                args=[member, _dump_rating(rating), rating.rated_at, MAX_RATINGS],
+            ),
+        )
+        return kept is not None
+
+    async def add_comment(self, chat: str, message: int, comment: str) -> bool:
+        """Attach ``comment`` to the rating, in one script; False if there is no rating."""
+        done = await self._guard(
+            "keep a comment",
+            self._comment_script(
+                keys=[self._rating], args=[f"{chat}:{message}", clip(comment) or ""]
+            ),
+        )
+        return bool(done)
+
+    async def request_comment(self, chat: str, message: int) -> None:
+        """A key per chat that expires by itself."""
+        await self._guard(
+            "keep a comment request",
+            self.client.set(
+                self._key(f"comment-request:{chat}"),
+                f"{message} {self._clock()!r}",
+                px=round(COMMENT_REQUEST_SECONDS * 1000),
+            ),
+        )
+
+    async def take_comment_request(self, chat: str) -> tuple[int, float] | None:
+        """GETDEL the chat's request."""
+        raw = await self._guard(
+            "read a comment request", self.client.getdel(self._key(f"comment-request:{chat}"))
+        )
+        if not raw:
+            return None
+        message, requested_at = raw.split()
+        if float(requested_at) < self._clock() - COMMENT_REQUEST_SECONDS:
+            return None  # the key expires by itself; this is for a clock that disagrees
+        return int(message), float(requested_at)
+
+    async def count_answer(
+        self, at: float, record: str | None, section: str | None, answered: bool, via: str
+    ) -> None:
+        """HINCRBY the day's field; the day joins the index."""
+        day = day_of(at)
+        field = json.dumps([record or "", section or "", int(answered), via])
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.hincrby(self._key(f"answers:{day}"), field, 1)
+            pipe.zadd(self._days, {str(day): day})
+            await self._guard("count an answer", pipe.execute())
+
+    async def ratings(self, since: float | None = None) -> list[Rating]:
+        """The ratings since ``since``, oldest first."""
+        low = since if since is not None else "-inf"
+        members = await self._guard(
+            "read ratings", self.client.zrangebyscore(self._ratings, low, "+inf"), []
+        )
+        if not members:
+            return []
+        raws = await self._guard("read ratings", self.client.hmget(self._rating, members), [])
+        return [_rating(raw) for raw in raws if raw]
+
+    async def answer_counts(self, since: float | None = None) -> list[AnswerCount]:
+        """Every counted day that ends after ``since``, each day's fields."""
+        low = f"({since - SECONDS_PER_DAY}" if since is not None else "-inf"
+        days = await self._guard(
+            "read answer counts", self.client.zrangebyscore(self._days, low, "+inf"), []
+        )
+        if not days:
+            return []
+        async with self.client.pipeline(transaction=False) as pipe:
+            for day in days:
+                pipe.hgetall(self._key(f"answers:{day}"))
+            tallies = await self._guard("read answer counts", pipe.execute(), [])
+        counts = []
+        for day, fields in zip(days, tallies, strict=False):
+            for field, count in sorted(fields.items()):
+                record, section, answered, via = json.loads(field)
+                counts.append(
+                    AnswerCount(float(day), record, section, bool(answered), via, int(count))
+                )
+        return counts
+
     # -- lifecycle --------------------------------------------------------------------------
 
     async def ping(self) -> bool:
@@ -658,5 +797,56 @@ async def read_unanswered(url: str, since: float | None = None) -> list[Unanswer
         if not await store.ping():
             raise ConfigError(f"cannot reach the Redis at {store.location}")
         return await store.read_unanswered(since)
+    finally:
+        await store.close()
+
+
+def _dump_rating(rating: Rating) -> str:
+    return json.dumps(
+        [
+            rating.chat,
+            rating.message,
+            rating.rated_at,
+            rating.helpful,
+            rating.record,
+            rating.section,
+            rating.confidence,
+            clip(rating.question),
+            clip(rating.comment),
+            rating.asked,
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def _rating(raw: str) -> Rating:
+    chat, message, rated_at, helpful, record, section, confidence, question, comment, asked = (
+        json.loads(raw)
+    )
+    return Rating(
+        chat,
+        int(message),
+        float(rated_at),
+        bool(helpful),
+        record,
+        section,
+        float(confidence),
+        question,
+        comment,
+        bool(asked),
+    )
+
+
+async def read_feedback(
+    url: str, since: float | None = None
+) -> tuple[list[Rating], list[AnswerCount]]:
+    """``fitbot report feedback`` on a Redis: the ratings and the answer counts kept there.
+    Raises :class:`ConfigError` if Redis cannot be reached."""
+    store = RedisStore(url, ride_through=0)
+    try:
+        if not await store.ping():
+            raise ConfigError(f"cannot reach the Redis at {store.location}")
+        return await store.ratings(since), await store.answer_counts(since)
     finally:
         await store.close()

@@ -21,6 +21,14 @@ What is kept, and for how long:
   :data:`DEDUPE_SECONDS` and at most :data:`MAX_HANDLED` of them.
 * ``outbox``: replies not yet delivered, in the order they were composed; a row is deleted once
   Telegram has accepted it (or it is dropped: blocked chat, rejected, too old).
+* ``rating``: the 👍/👎 pressed under answers (:class:`Rating`: the chat as a keyed hash, never
+  its id; the question and the 👎 comment as typed), for ``fitbot report feedback``; one per
+  rated message, the newest :data:`MAX_RATINGS`.
+* ``comment_request``: chats asked "What were you looking for?" whose next message is the
+  comment (chat hashes only); a request is forgotten when that message comes, or after
+  :data:`COMMENT_REQUEST_SECONDS`.
+* ``answer_count``: how many questions were answered or declined per UTC day, record, section
+  and way of asking (counts only, no text), for the reports.
 
 The reply to an update, the chat's new context and "this update is handled" are written in one
 transaction (:meth:`SqliteStore.commit_reply`), so after a crash either all of it happened or the
@@ -45,7 +53,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from bot.context import Context
 from bot.errors import ConfigError
@@ -64,6 +72,14 @@ MAX_RECORDED_CHARS = 1_000
 DEDUPE_SECONDS = 24 * 60 * 60
 MAX_HANDLED = 100_000
 LOG_ERRORS_EVERY = 1_000
+# Ratings are kept like unanswered questions: the newest this many.
+MAX_RATINGS = 100_000
+# A comment request nobody answered is forgotten after this long.
+COMMENT_REQUEST_SECONDS = 24 * 60 * 60
+SECONDS_PER_DAY = 86_400
+# How an answered question came in: typed (or a command with words), or a section button.
+VIA_QUESTION = "question"
+VIA_BUTTON = "button"
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -103,8 +119,57 @@ MIGRATIONS: tuple[str, ...] = (
         markup     TEXT
     )
     """,
+    """
+    CREATE TABLE rating (
+        chat       TEXT    NOT NULL,
+        message    INTEGER NOT NULL,
+        rated_at   REAL    NOT NULL,
+        helpful    INTEGER NOT NULL,
+        record     TEXT    NOT NULL,
+        section    TEXT    NOT NULL,
+        confidence REAL    NOT NULL,
+        question   TEXT,
+        comment    TEXT,
+        asked      INTEGER NOT NULL,
+        PRIMARY KEY (chat, message)
+    )
+    """,
+    "CREATE INDEX rating_time ON rating (rated_at)",
+    """
+    CREATE TABLE comment_request (
+        chat         TEXT    PRIMARY KEY,
+        message      INTEGER NOT NULL,
+        requested_at REAL    NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE answer_count (
+        day      INTEGER NOT NULL,
+        record   TEXT    NOT NULL,
+        section  TEXT    NOT NULL,
+        answered INTEGER NOT NULL,
+        via      TEXT    NOT NULL,
+        count    INTEGER NOT NULL,
+        PRIMARY KEY (day, record, section, answered, via)
+    )
+    """,
 )
 _UNANSWERED_COLUMNS = "text, asked_at, answered, confidence, exercise, intent"
+_RATING_COLUMNS = (
+    "chat, message, rated_at, helpful, record, section, confidence, question, comment, asked"
+)
+_SELECT_RATINGS = (
+    f"SELECT {_RATING_COLUMNS} FROM rating WHERE rated_at >= ? ORDER BY rated_at, rowid"
+)
+_SELECT_COUNTS = (
+    "SELECT day, record, section, answered, via, count FROM answer_count WHERE day > ? "
+    "ORDER BY day, record, section, answered, via"
+)
+_COUNT_ANSWER = (
+    "INSERT INTO answer_count (day, record, section, answered, via, count) "
+    "VALUES (?, ?, ?, ?, ?, 1) "
+    "ON CONFLICT (day, record, section, answered, via) DO UPDATE SET count = count + 1"
+)
 _OUTGOING_COLUMNS = "chat_id, created_at, text, parse_mode, reply_to, thread, markup"
 _UPSERT_CONTEXT = (
     "INSERT INTO chat_context (chat_id, context, updated_at) VALUES (?, ?, ?) "
@@ -151,6 +216,52 @@ class PendingReply:
     row: int | None
     created_at: float
     message: Outgoing
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """A 👍 (``helpful``) or 👎 pressed under one answer.
+
+    ``chat`` is a keyed hash of the chat id (the id itself is never stored) and ``message`` the
+    rated message's id in that chat: one rating per message, a later press replaces it.
+    ``question`` is what was asked (None when it is not known: a section button, or an answer
+    given before a restart); ``comment`` the answer to "What were you looking for?";
+    ``asked`` whether that question was asked for this message (it is asked once).
+    """
+
+    chat: str
+    message: int
+    rated_at: float  # Unix time
+    helpful: bool
+    record: str
+    section: str
+    confidence: float
+    question: str | None = None
+    comment: str | None = None
+    asked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerCount:
+    """How many questions one UTC day got one outcome: ``record``/``section`` answered (empty
+    strings for a decline or an answer without a record), typed or by a button (``via``)."""
+
+    day: float  # Unix time of the day's start, UTC
+    record: str
+    section: str
+    answered: bool
+    via: str
+    count: int
+
+
+def day_of(stamp: float) -> int:
+    """The start of the UTC day holding ``stamp`` (Unix time)."""
+    return int(stamp // SECONDS_PER_DAY * SECONDS_PER_DAY)
+
+
+def clip(text: str | None) -> str | None:
+    """``text`` cut to :data:`MAX_RECORDED_CHARS` (texts kept for the coach)."""
+    return text[:MAX_RECORDED_CHARS] if text is not None else None
 
 
 class ContextStore(Protocol):
@@ -230,7 +341,40 @@ class UnansweredLog(Protocol):
         """The questions kept, oldest first; ``since`` (Unix time) leaves out older ones."""
 
 
-class Store(ContextStore, InboxStore, OutboxStore, UnansweredLog, Protocol):
+class FeedbackLog(Protocol):
+    """The 👍/👎 on answers with their comments, the comment asked for, and how many questions
+    were answered: for ``fitbot report feedback`` and the HTML report."""
+
+    async def rating(self, chat: str, message: int) -> Rating | None:
+        """The rating of ``message`` in ``chat`` (a chat hash), if it has one."""
+
+    async def rate(self, rating: Rating) -> bool:
+        """Keep ``rating``, replacing an earlier one of the same message; False if the store
+        failed."""
+
+    async def add_comment(self, chat: str, message: int, comment: str) -> bool:
+        """Attach ``comment`` to the rating of ``message``; False if there is none."""
+
+    async def request_comment(self, chat: str, message: int) -> None:
+        """Remember that ``chat``'s next message comments on ``message`` (replacing an earlier
+        request of the chat), for :data:`COMMENT_REQUEST_SECONDS`."""
+
+    async def take_comment_request(self, chat: str) -> tuple[int, float] | None:
+        """``(message, requested_at)`` of the chat's request, forgetting it; None if none."""
+
+    async def count_answer(
+        self, at: float, record: str | None, section: str | None, answered: bool, via: str
+    ) -> None:
+        """Count one question answered (or declined) at ``at`` in its UTC day."""
+
+    async def ratings(self, since: float | None = None) -> list[Rating]:
+        """Every rating kept, oldest first; ``since`` (Unix time) leaves out older ones."""
+
+    async def answer_counts(self, since: float | None = None) -> list[AnswerCount]:
+        """The counts of the days that end after ``since``, by day."""
+
+
+class Store(ContextStore, InboxStore, OutboxStore, UnansweredLog, FeedbackLog, Protocol):
     """Everything the bot keeps: one protocol, an embedded SQLite file
     (:class:`SqliteStore`) or a Redis shared by replicas
     (:class:`~bot.state.redis_store.RedisStore`). The same contract tests run against both
@@ -550,6 +694,126 @@ class SqliteStore:
 
     # -- lifecycle --------------------------------------------------------------------------
 
+    # -- feedback -----------------------------------------------------------------------------
+
+    async def rating(self, chat: str, message: int) -> Rating | None:
+        """The rating of ``message`` in ``chat`` (a chat hash), if it has one."""
+        row = self._guard(
+            "read a rating",
+            lambda: self._db.execute(
+                f"SELECT {_RATING_COLUMNS} FROM rating WHERE chat = ? AND message = ?",
+                (chat, message),
+            ).fetchone(),
+            None,
+        )
+        return _rating(row) if row is not None else None
+
+    async def rate(self, rating: Rating) -> bool:
+        """Keep ``rating`` (committed at once), replacing an earlier one of the same message;
+        prune the oldest now and then. False if the file failed."""
+
+        def write() -> bool:
+            cursor = self._db.execute(
+                f"INSERT OR REPLACE INTO rating ({_RATING_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    rating.chat,
+                    rating.message,
+                    rating.rated_at,
+                    rating.helpful,
+                    rating.record,
+                    rating.section,
+                    rating.confidence,
+                    clip(rating.question),
+                    clip(rating.comment),
+                    rating.asked,
+                ),
+            )
+            row_id = cursor.lastrowid or 0
+            if row_id % PRUNE_EVERY == 0:
+                self._db.execute("DELETE FROM rating WHERE rowid <= ?", (row_id - MAX_RATINGS,))
+            return True
+
+        return self._guard("keep a rating", write, False)
+
+    async def add_comment(self, chat: str, message: int, comment: str) -> bool:
+        """Attach ``comment`` to the rating of ``message`` in ``chat``. False if there is no
+        such rating (or the file failed)."""
+        cursor = self._guard(
+            "keep a comment",
+            lambda: self._db.execute(
+                "UPDATE rating SET comment = ? WHERE chat = ? AND message = ?",
+                (clip(comment), chat, message),
+            ),
+            None,
+        )
+        return cursor is not None and cursor.rowcount > 0
+
+    async def request_comment(self, chat: str, message: int) -> None:
+        """Remember that ``chat``'s next message comments on the rating of ``message``
+        (replacing an earlier request of that chat); forget requests nobody answered."""
+        now = self._clock()
+
+        def write() -> None:
+            self._db.execute(
+                "INSERT OR REPLACE INTO comment_request (chat, message, requested_at) "
+                "VALUES (?, ?, ?)",
+                (chat, message, now),
+            )
+            self._db.execute(
+                "DELETE FROM comment_request WHERE requested_at < ?",
+                (now - COMMENT_REQUEST_SECONDS,),
+            )
+
+        self._guard("keep a comment request", lambda: self._transaction(write), None)
+
+    async def take_comment_request(self, chat: str) -> tuple[int, float] | None:
+        """``(message, requested_at)`` of ``chat``'s comment request, forgetting it; None if
+        there is none (or it is older than :data:`COMMENT_REQUEST_SECONDS`)."""
+        oldest = self._clock() - COMMENT_REQUEST_SECONDS
+
+        def take() -> tuple[int, float] | None:
+            # fetchall: a RETURNING statement commits only once its rows are all read.
+            rows = self._db.execute(
+                "DELETE FROM comment_request WHERE chat = ? RETURNING message, requested_at",
+                (chat,),
+            ).fetchall()
+            if not rows or float(rows[0][1]) < oldest:
+                return None
+            return int(rows[0][0]), float(rows[0][1])
+
+        return self._guard("read a comment request", take, None)
+
+    async def count_answer(
+        self, at: float, record: str | None, section: str | None, answered: bool, via: str
+    ) -> None:
+        """Count one question answered (or declined) at ``at`` (Unix time) in its UTC day."""
+        self._guard(
+            "count an answer",
+            lambda: self._db.execute(
+                _COUNT_ANSWER, (day_of(at), record or "", section or "", answered, via)
+            ),
+            None,
+        )
+
+    async def ratings(self, since: float | None = None) -> list[Rating]:
+        """Every rating kept, oldest first (``since``: Unix time)."""
+        rows: list[Any] = self._guard(
+            "read ratings",
+            lambda: self._db.execute(_SELECT_RATINGS, (_since(since),)).fetchall(),
+            [],
+        )
+        return [_rating(row) for row in rows]
+
+    async def answer_counts(self, since: float | None = None) -> list[AnswerCount]:
+        """The answer counts by day (the days that end after ``since``)."""
+        rows: list[Any] = self._guard(
+            "read answer counts",
+            lambda: self._db.execute(_SELECT_COUNTS, (_day_since(since),)).fetchall(),
+            [],
+        )
+        return [_count(row) for row in rows]
+
     async def close(self) -> None:
         """Checkpoint the log into the main file and close; safe to call twice."""
         if self._closed:
@@ -646,3 +910,66 @@ def read_unanswered(path: Path | str, since: float | None = None) -> list[Unansw
 def _unanswered(row: tuple[str, float, int, float, str | None, str | None]) -> UnansweredQuestion:
     text, asked_at, answered, confidence, exercise, intent = row
     return UnansweredQuestion(text, asked_at, bool(answered), confidence, exercise, intent)
+
+
+def _rating(row: Sequence[Any]) -> Rating:
+    chat, message, rated_at, helpful, record, section, confidence, question, comment, asked = row
+    return Rating(
+        chat,
+        int(message),
+        float(rated_at),
+        bool(helpful),
+        record,
+        section,
+        float(confidence),
+        question,
+        comment,
+        bool(asked),
+    )
+
+
+def _count(row: Sequence[Any]) -> AnswerCount:
+    day, record, section, answered, via, count = row
+    return AnswerCount(float(day), record, section, bool(answered), via, int(count))
+
+
+def _since(since: float | None) -> float:
+    return since if since is not None else float("-inf")
+
+
+def _day_since(since: float | None) -> float:
+    """Days start at midnight UTC: the day holding ``since`` starts less than a day before."""
+    return since - SECONDS_PER_DAY if since is not None else float("-inf")
+
+
+def read_ratings(path: Path | str, since: float | None = None) -> list[Rating]:
+    """The ratings kept in the state file ``path``, oldest first, read-only (``since``: Unix
+    time). Raises :class:`ConfigError` if the file is missing or unreadable."""
+    return [_rating(row) for row in _read_only(path, "rating", _SELECT_RATINGS, (_since(since),))]
+
+
+def read_answer_counts(path: Path | str, since: float | None = None) -> list[AnswerCount]:
+    """The answer counts kept in the state file ``path``, by day, read-only; ``since`` keeps
+    the days that end after it."""
+    rows = _read_only(path, "answer_count", _SELECT_COUNTS, (_day_since(since),))
+    return [_count(row) for row in rows]
+
+
+def _read_only(path: Path | str, table: str, query: str, params: tuple[Any, ...]) -> list[Any]:
+    """Rows of ``query`` on the state file ``path`` opened read-only; none if ``table`` does
+    not exist yet (a file written by an older version)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no state file at {path} (set FITBOT_STATE or pass --state)")
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            if not db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+            ).fetchone():
+                return []
+            return db.execute(query, params).fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise ConfigError(f"cannot read the state file {path}: {exc}") from exc

@@ -57,6 +57,7 @@ from bot.state import open_store
 from bot.state.redis_store import RedisStore
 from bot.state.store import Store
 from bot.telegram.delivery import Outbox, RetryPolicy
+from bot.telegram.feedback import Feedback
 from bot.telegram.handlers import COMMANDS, Coach, FitbotApp, FloodGate, Gate
 from bot.telegram.ordering import ChatOrderedProcessor
 from bot.telegram.receiving import (
@@ -177,7 +178,7 @@ def build_application(
     )
     outbox = Outbox(store, clock, retry or RetryPolicy(), ops)
     ops.watch_outbox(outbox)
-    coach = Coach(engine, store, gate, outbox)
+    coach = Coach(engine, store, gate, outbox, Feedback(store, ops.hash_chat, clock=clock.time))
     updates_request = AiohttpRequest(1, proxy=proxy, observer=ops.api_error)
     finished = Finished() if shared else None
     processor = ObservedProcessor(

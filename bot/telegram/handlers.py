@@ -52,7 +52,15 @@ from bot.engine import Engine
 from bot.operations import note_answer, note_delivery
 from bot.state.store import Outgoing, Store
 from bot.telegram.delivery import Delivery, Outbox
-from bot.telegram_render import keyboard_json, parse_callback_data, render_html
+from bot.telegram.feedback import ASK_COMMENT, THANKS_HELPFUL, THANKS_UNHELPFUL, Feedback
+from bot.telegram_render import (
+    RATE,
+    SEPARATOR,
+    keyboard_json,
+    parse_callback_data,
+    parse_rating_data,
+    render_html,
+)
 from bot.text import tidy
 
 logger = logging.getLogger(__name__)
@@ -197,11 +205,19 @@ ADDRESSED = _Addressed(name="Addressed")
 class Coach:
     """The handlers: each reads the chat's context, asks the engine once and replies."""
 
-    def __init__(self, engine: Engine, store: Store, gate: Gate | None, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        store: Store,
+        gate: Gate | None,
+        outbox: Outbox,
+        feedback: Feedback,
+    ) -> None:
         self._render = functools.lru_cache(maxsize=ANSWER_CACHE_SIZE)(_render)
         self._store = store
         self._gate = gate
         self._outbox = outbox
+        self._feedback = feedback
         self._typing: set[asyncio.Task[None]] = set()
         self.use(engine)
 
@@ -233,6 +249,7 @@ class Coach:
                     & ADDRESSED,
                     self.not_text,
                 ),
+                CallbackQueryHandler(self.rate, pattern=f"^{re.escape(RATE + SEPARATOR)}"),
                 CallbackQueryHandler(self.button),
                 InlineQueryHandler(self.inline),
             ]
@@ -282,6 +299,21 @@ class Coach:
         thread = query.message.message_thread_id if isinstance(query.message, Message) else None
         await self._deliver(update, chat.id, reply.answer, reply.context, thread=thread)
 
+    async def rate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Keep a 👍/👎, thank for it with a toast, and after a first 👎 ask what was missing."""
+        query, chat = update.callback_query, update.effective_chat
+        if query is None:
+            return
+        target = parse_rating_data(query.data)
+        if target is None or chat is None or query.message is None:
+            await best_effort(query.answer(STALE_BUTTON), "answerCallbackQuery")
+            return
+        ask = await self._feedback.rate(chat.id, query.message.message_id, target)
+        thanks = THANKS_HELPFUL if target.helpful else THANKS_UNHELPFUL
+        await best_effort(query.answer(thanks), "answerCallbackQuery")
+        if ask:
+            await self.reply(update, [ASK_COMMENT])
+
     async def inline(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Offer the exercise cards matching an inline query (``@bot reverse squat``)."""
         query = update.inline_query
@@ -326,6 +358,9 @@ class Coach:
         try:
             reply = self._ask(question, await self._store.load(chat_id))
             note_answer(reply.answer, question)
+            if message.edit_date is None:  # an edit is not the chat's next message
+                await self._feedback.message(chat_id, question, reply.answer)
+            self._feedback.answered(chat_id, reply.answer, question)
             # Quote in groups, and when answering an edit, so it is clear what is answered.
             quote = message.chat.type != ChatType.PRIVATE or message.edit_date is not None
             await self._deliver(
