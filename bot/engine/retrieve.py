@@ -104,6 +104,11 @@ class FactIndex:
         top = math.log(1 + total)
         # How telling a word is inside this knowledge base, 0..1 (1: one fact uses it).
         self.idf = {t: math.log(1 + total / n) / top for t, n in df.items()}
+        # Each phrasing's terms with the sum of their IDFs, for :meth:`_phrasing`.
+        self._phrasing_idf = [
+            tuple((p, sum(self.idf.get(term, 1.0) for term in p)) for p in phrasings)
+            for phrasings in self._phrasings
+        ]
         self._methods = {
             rid: [frozenset(analyzer.terms(" ".join((m.name, *m.equipment)))) for m in r.methods]
             for rid, r in kb.records.items()
@@ -215,12 +220,16 @@ class FactIndex:
         Jaccard of their terms), 0..1."""
         best = 0.0
         total = sum(topic.values())
-        for phrasing in self._phrasings[n]:
-            both = sum(w for term, w in topic.items() if term in phrasing)
-            if not both:
-                continue
-            only_p = sum(self.idf.get(term, 1.0) for term in phrasing if term not in topic)
-            best = max(best, both / (total + only_p))
+        idf = self.idf
+        for phrasing, phrasing_idf in self._phrasing_idf[n]:
+            both = 0.0
+            shared_idf = 0.0
+            for term, w in topic.items():
+                if term in phrasing:
+                    both += w
+                    shared_idf += idf.get(term, 1.0)
+            if both:
+                best = max(best, both / (total + phrasing_idf - shared_idf))
         return best
 
     def method_for(self, record: Record, query: Query) -> int | None:
