@@ -67,5 +67,7 @@ _stemmer = snowballstemmer.stemmer("english")
 
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """The English (Snowball) stem of one lower-case word."""
+    """The English (Snowball) stem of one lower-case word (a number is its own stem)."""
+    if word.isdigit():
+        return word
     return str(_stemmer.stemWord(word))

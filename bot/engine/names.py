@@ -79,6 +79,18 @@ class NameIndex:
         # A bare exercise word the knowledge never uses ("lunge", "plank") names an exercise
         # we do not cover; one it does use ("press your heels") may be a verb.
         self.foreign_nouns = self.nouns - self.known_terms
+        # Per alias of two words or more: each word's weight (rarer among names, heavier) and
+        # their sum; and the words few names and few records use.
+        self._alias_weights = {
+            alias: (w, sum(w))
+            for alias in self._aliases_with_any()
+            for w in ([1.0 / self._alias_df.get(term, 1) for term in alias],)
+        }
+        self._distinctive = frozenset(
+            term
+            for term, n in self._alias_df.items()
+            if n <= tuning.distinctive_df and self._spread.get(term, 0) <= tuning.distinctive_df
+        )
         self.descriptions = Descriptions(kb, analyzer, tuning)
         self._build_general_names(kb)
         # General names the knowledge itself uses as examples ("negative pull-ups").
@@ -94,6 +106,9 @@ class NameIndex:
         self.muscles = MuscleNames(kb, analyzer)
 
     # -- building ------------------------------------------------------------------------
+
+    def _aliases_with_any(self) -> set[tuple[str, ...]]:
+        return {a for phrases in self._aliases_with.values() for a in phrases}
 
     def _build_general_names(self, kb: KnowledgeBase) -> None:
         """Names of exercises in general, of two words or more ending in an exercise word
@@ -279,20 +294,21 @@ class NameIndex:
             and term not in self.muscles.one_word
         }
         best: dict[str, Mention] = {}
+        if not free:
+            return
         for alias in {a for term in free for a in self._aliases_with.get(term, ())}:
             rid = self.aliases[alias]
-            weights = [1.0 / self._alias_df.get(term, 1) for term in alias]
+            weights, total = self._alias_weights[alias]
             hit = [term in free for term in alias]
-            share = sum(w for w, h in zip(weights, hit, strict=True) if h) / sum(weights)
+            share = sum(w for w, h in zip(weights, hit, strict=True) if h) / total
+            if share <= t.partial_share:
+                continue
             # A part names its record when it holds a word few names and few records use
             # ("psoas"), or two of the name's words side by side ("leg hold").
             distinctive = any(
-                h
-                and self._alias_df.get(term, 0) <= t.distinctive_df
-                and self._spread.get(term, 0) <= t.distinctive_df
-                for term, h in zip(alias, hit, strict=True)
+                h and term in self._distinctive for term, h in zip(alias, hit, strict=True)
             ) or _adjacent_pair(terms, alias, free)
-            if share <= t.partial_share or not distinctive:
+            if not distinctive:
                 continue
             pos = sorted(free[term] for term, h in zip(alias, hit, strict=True) if h)
             mention = Mention(rid, pos[0], pos[-1] + 1, round(t.partial * share, 3), How.PARTIAL)

@@ -84,6 +84,12 @@ class FactIndex:
                 self._amount.append(has_quantity(fact.text))
         self._number = {f.key: n for n, f in enumerate(self.facts)}
         self._ask = [_ask_of(f) for f in self.facts]
+        # What rank needs of each fact, in one tuple: its ask, variant, whether it takes a
+        # stance, the situations it suits, its key.
+        self._rows = [
+            (self._ask[n], f.method, f.stance is not None, frozenset(f.situations), f.key)
+            for n, f in enumerate(self.facts)
+        ]
         self._phrasing_terms = [frozenset().union(*p) for p in self._phrasings]
         df: dict[str, int] = defaultdict(int)
         postings: dict[str, list[int]] = defaultdict(list)
@@ -164,7 +170,13 @@ class FactIndex:
         if total <= 0:
             topic, total = {}, 0.0
         asks = query.asks
+        ask_weight = {a: t.ask_prior * w for a, w in asks.items()}
         situations = frozenset(query.situations)
+        exclude = query.exclude
+        wanted = query.units
+        yes_no = query.yes_no
+        amount = query.amount
+        phrasing_terms = self._phrasing_terms
         scored: list[tuple[float, int, float]] = []
         for rid, strength in query.records.items():
             method = self.method_for(self.kb.records[rid], query)
@@ -175,24 +187,24 @@ class FactIndex:
                     covered[n] += w
             prior = t.record_prior * strength
             for n in self.by_record.get(rid, ()):
-                fact = self.facts[n]
-                if query.exclude and fact.key in query.exclude:
+                fact_ask, fact_method, stance, fact_situations, key = self._rows[n]
+                if exclude and key in exclude:
                     continue
-                covers = covered.get(n, 0.0) / total if total else 0.0
-                score = covers + prior + t.ask_prior * asks.get(self._ask[n], 0.0)
-                if covers and not self._phrasing_terms[n].isdisjoint(topic):
+                covers = covered[n] / total if n in covered else 0.0
+                score = covers + prior + ask_weight.get(fact_ask, 0.0)
+                if covers and not phrasing_terms[n].isdisjoint(topic):
                     score += t.phrasing * self._phrasing(n, topic)
-                if fact.method is not None and method is not None and fact.method != method:
+                if fact_method is not None and method is not None and fact_method != method:
                     score -= t.method  # a step of the variant the person did not pick
-                if query.amount and not self.states_amount(fact, query):
+                if amount and not _states(self._amount[n], self._units[n], wanted):
                     score -= t.method
-                if query.yes_no and fact.stance is not None and covers:
+                if yes_no and stance and covers:
                     score += t.stance  # a yes/no question is best met by the article's stance
-                if fact.situations and situations.intersection(fact.situations):
+                if fact_situations and not situations.isdisjoint(fact_situations):
                     score += t.situation  # an alternative offered for what the person told us
-                scored.append((score, n, covers))
-        top = heapq.nlargest(limit, scored, key=lambda s: (s[0], -s[1]))
-        return [Ranked(self.facts[n], score, covers) for score, n, covers in top]
+                scored.append((score, -n, covers))
+        top = heapq.nlargest(limit, scored)
+        return [Ranked(self.facts[-m], score, covers) for score, m, covers in top]
 
     def best_anywhere(self, query: Query) -> Ranked | None:
         """The fact of any record that covers most of the query's topic (ties: the higher
@@ -204,16 +216,19 @@ class FactIndex:
         total = sum(query.topic.values())
         if not covered or total <= 0:
             return None
-        best: tuple[float, float, int] | None = None
+        # Coverage decides; the score only breaks ties among the facts that cover the most.
+        most = max(covered.values())
+        best: tuple[float, int] | None = None
         for n, w in covered.items():
-            covers = w / total
-            score = covers + self.tuning.ask_prior * query.asks.get(self._ask[n], 0.0)
+            if w < most:
+                continue
+            score = w / total + self.tuning.ask_prior * query.asks.get(self._ask[n], 0.0)
             if not self._phrasing_terms[n].isdisjoint(query.topic):
                 score += self.tuning.phrasing * self._phrasing(n, query.topic)
-            if best is None or (covers, score, -n) > (best[0], best[1], -best[2]):
-                best = (covers, score, n)
+            if best is None or (score, -n) > (best[0], -best[1]):
+                best = (score, n)
         assert best is not None
-        return Ranked(self.facts[best[2]], best[1], best[0])
+        return Ranked(self.facts[best[1]], best[0], most / total)
 
     def _phrasing(self, n: int, topic: Mapping[str, float]) -> float:
         """How closely the question matches a question the fact says it answers (weighted
