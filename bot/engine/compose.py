@@ -71,7 +71,10 @@ class Composer:
         subject = query.subject
         if d.recognition.muscles and query.asks.get(Ask.MUSCLES, 0.0) >= 0.5 and record.muscles:
             return self.muscles(d, record)  # "do negative squats work my calves?"
-        if sum(subject.values()) < self.tuning.specific:
+        # A "why" about something named ("the knees thing, why does that happen") asks for
+        # the reason, however common the word.
+        why_about = d.recognition.form is Form.WHY and bool(subject)
+        if sum(subject.values()) < self.tuning.specific and not why_about:
             if query.amount and (ask is None or ask is Ask.COMPARISON):
                 # "ok so what weight then": the fact that states that amount, if any
                 stating = self._stating(record, ranked, query)

@@ -403,7 +403,12 @@ class Recogniser:
             if k == "ref" and not (v in _ORDINAL and self._determines(terms, b))
         )
         talk = [(a, b, v) for a, b, (k, v) in found if k == "talk"]
-        units = self.units.find(terms)
+        # A unit word inside a name ("leg *holds*") measures nothing.
+        units = [
+            (a, b, u)
+            for a, b, u in self.units.find(terms)
+            if not any(m.start <= a and b <= m.end for m in mentions)
+        ]
         unit_at = {i for a, b, _ in units for i in range(a, b)}
         form = _form(analysis)
         if form is Form.OPEN and units and all(i in unit_at for i in at):

@@ -120,3 +120,10 @@ def test_every_section_of_every_record_fits(engine: Engine) -> None:
         for intent in ("overview", "steps", "checklist", "mistakes", "cautions", "benefits"):
             answer = engine.show(rid, intent).answer
             assert len(render_text(answer)) <= MAX_REPLY_CHARS, (rid, intent)
+
+
+def test_why_about_a_common_word_gives_the_reason_not_the_overview(trace: Run) -> None:
+    _, text = reply(
+        trace, "and the knees thing, why does that happen", "negative squats mistakes?"
+    )
+    assert "valgus" in lead(text) or "inwards" in lead(text)

@@ -233,3 +233,8 @@ def test_is_it_a_kind_of_thing_asks_what_it_is(engine: Engine, text: str) -> Non
     rec = recognise(engine, text)
     assert Ask.WHAT in rec.clear_asks and Ask.VARIATIONS not in rec.clear_asks
     assert Ask.VARIATIONS in recognise(engine, "reverse squat variations").clear_asks
+
+
+def test_a_unit_word_inside_a_name_measures_nothing(engine: Engine) -> None:
+    rec = recognise(engine, "how heavy should ankle weights be for leg holds")
+    assert rec.units == {"load"}
