@@ -36,22 +36,28 @@ PROJECT_SET = tuple(sorted(DATA.glob("*.yaml")))
 # Each labelled set with fitbot's floors on it: a point or two under the pass rates measured
 # when the set joined (or last rose), so a knowledge or engine edit that loses answers fails.
 # The sets were written from the articles by testers who never saw the engine; questions-4/
-# dialogs-4 (D) and questions-5/dialogs-5 (F) record their first-look scores in their headers.
+# dialogs-4 (D), questions-5/dialogs-5 (F) and questions-6/dialogs-6 (G) record their first-look
+# scores in their headers.
 SETS = {
     "first three": (
         ("questions.yaml", "questions-2.yaml", "questions-3.yaml"),
         ("dialogs.yaml", "dialogs-2.yaml", "dialogs-3.yaml"),
-        {"in": 93.0, "out": 98.0, "safety": 97.0, "turn": 94.0},
+        {"in": 95.0, "out": 98.0, "safety": 97.0, "turn": 96.0},
     ),
     "D": (
         ("questions-4.yaml",),
         ("dialogs-4.yaml",),
-        {"in": 92.0, "out": 97.0, "safety": 97.0, "turn": 83.0},
+        {"in": 94.0, "out": 97.0, "safety": 97.0, "turn": 88.0},
     ),
     "F": (
         ("questions-5.yaml",),
         ("dialogs-5.yaml",),
-        {"in": 83.0, "out": 93.0, "safety": 94.0, "turn": 88.0},
+        {"in": 90.0, "out": 95.0, "safety": 94.0, "turn": 95.0},
+    ),
+    "G": (
+        ("questions-6.yaml",),
+        ("dialogs-6.yaml",),
+        {"in": 85.0, "out": 94.0, "safety": 94.0, "turn": 86.0},
     ),
 }
 
