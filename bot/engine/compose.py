@@ -89,7 +89,7 @@ class Composer:
         if (
             ask is Ask.WHAT
             and Ask.WHAT in d.recognition.clear_asks
-            and best.fact.section is not Section.WHAT
+            and (best.fact.section is not Section.WHAT or best.fact.record != d.records[0])
             and d.recognition.form is not Form.YES_NO
         ):
             # "What is X?" asks for the definition, whatever else the message tells us.
