@@ -379,10 +379,13 @@ def _lead_in(
 ) -> Fact | None:
     """The best fact of ``section`` the question's words (or its wish for an amount) pick."""
     amount = query.amount
+    subject = query.subject  # cue words ("set up", "walk me through") pick no fact
     for r in ranked:
         if r.fact.section is not section:
             continue
-        if r.covers > 0 or (amount and index.states_amount(r.fact, query)):
+        if amount and index.states_amount(r.fact, query):
+            return r.fact
+        if r.covers > 0 and any(index.has_term(r.fact, t) for t in subject):
             return r.fact
     return None
 
