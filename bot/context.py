@@ -18,7 +18,9 @@ class Context:
     ("weak-core", "at-home"); ``pending`` the "did you mean" candidates offered last, so a bare
     "yes" or "the second one" can pick one; ``recent`` the records discussed lately, newest
     first; ``lead`` the fact the last answer led with, as (record, kind, method, position);
-    ``listed`` the records the last comparison or list showed, in order ("the second one").
+    ``listed`` the records the last comparison or list showed, in order ("the second one");
+    ``measured`` what the last question asked to measure ("how long": duration), so "and
+    coming back up?" asks the same.
     """
 
     exercises: tuple[str, ...] = ()
@@ -28,6 +30,7 @@ class Context:
     recent: tuple[str, ...] = ()
     lead: tuple[str, str, int, int] | None = None
     listed: tuple[str, ...] = ()
+    measured: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         """Serialise for the persistent store."""
@@ -47,6 +50,7 @@ class Context:
                 pending=tuple(str(x) for x in data.get("pending", ())),
                 recent=tuple(str(x) for x in data.get("recent", ())),
                 listed=tuple(str(x) for x in data.get("listed", ())),
+                measured=tuple(str(x) for x in data.get("measured", ())),
                 lead=(str(lead[0]), str(lead[1]), int(lead[2]), int(lead[3]))
                 if isinstance(lead, list) and len(lead) == 4
                 else None,
@@ -65,6 +69,7 @@ class Context:
         lead: tuple[str, str, int, int] | None = None,
         offered: tuple[str, ...] = (),
         listed: tuple[str, ...] | None = None,
+        measured: tuple[str, ...] = (),
     ) -> Context:
         """The context after an answer about ``records`` (the first is the focus); ``offered``
         are other records the answer named ("try the psoas march"), which "that one" may mean
@@ -78,4 +83,5 @@ class Context:
             recent=recent,
             lead=lead,
             listed=self.listed if listed is None else listed,
+            measured=measured,
         )

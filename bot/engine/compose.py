@@ -55,6 +55,21 @@ class Composer:
     # -- one record ----------------------------------------------------------------------
 
     def answer(self, d: Decision) -> Composed:
+        """The answer about the decision's first record. An amount carried over from the last
+        question ("and coming back up?" after "how long down?") is tried first; if nothing
+        states it, the message is answered as it reads ("and later on when it gets easy?")."""
+        assert d.query is not None
+        if d.query.carried_amount:
+            composed = self._answer(d)
+            if composed.answer.answered:
+                return composed
+            d = replace(
+                d,
+                query=replace(d.query, amount=False, units=frozenset(), carried_amount=False),
+            )
+        return self._answer(d)
+
+    def _answer(self, d: Decision) -> Composed:
         """The answer about the decision's first record.
 
         Nothing specific asked beyond an ask ("checklist", "how do I do it"): that section,
@@ -333,8 +348,19 @@ class Composer:
         # Records the message named beside the one answered stay in view ("two things: the
         # slow squat and the leg hold. what's the slow squat for?" then "which of the two").
         offered = (*_named(d), *_offered(self.kb, record, parts))
+        # Two records named ("a squat or a hip hinge") are a list "the second one" picks from.
+        named = _named(d)
+        query = d.query
         return Composed(
-            fit(answer), d.context.about(keep, intent, lead.key if lead else None, offered)
+            fit(answer),
+            d.context.about(
+                keep,
+                intent,
+                lead.key if lead else None,
+                offered,
+                listed=named if len(named) >= 2 else None,
+                measured=tuple(sorted(query.units)) if query and query.amount else (),
+            ),
         )
 
     def _followups(self, record: Record, shown: str | None) -> tuple[Choice, ...]:

@@ -765,6 +765,8 @@ def _continues(analysis: Analysis) -> bool:
     """Whether the message opens as a continuation ("what about as strength work", "and if
     I want it for strength instead")."""
     read = tuple(w.read for w in analysis.words[:3])
+    if read[:1] in (("and",), ("or",)):
+        return True  # "and coming back up?"
     return any(read[i : i + 2] == pair for pair in _CONTINUING for i in (0, 1))
 
 

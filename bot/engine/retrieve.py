@@ -48,6 +48,8 @@ class Query:
     situations: tuple[str, ...] = ()
     amount: bool = False
     yes_no: bool = False
+    # The amount is the last question's, carried to a continuation ("and coming back up?").
+    carried_amount: bool = False
     units: frozenset[str] = frozenset()
     cues: frozenset[str] = frozenset()
     exclude: frozenset[tuple[str, str, int, int]] = frozenset()

@@ -263,9 +263,15 @@ class Subjects:
             weights = self.index.about_fact(lead)
             exclude = frozenset({lead})
         asks = rec.asks
+        amount = rec.form is Form.AMOUNT or (rec.form is Form.YES_NO and bool(rec.stated_units))
+        units = rec.units
+        carried = False
         if rec.continues and not rec.clear_asks and context.intent in _ASK_VALUES:
-            # "what about as strength work after my main lifts": the last ask still holds.
+            # "what about as strength work after my main lifts": the last ask still holds,
+            # and so does what it measured ("how long down?" then "and coming back up?").
             asks = {**asks, Ask(context.intent): 1.0}
+            if context.measured and not units and rec.form is Form.OPEN:
+                amount, units, carried = True, frozenset(context.measured), True
         return Query(
             topic=weights,
             records=strengths,
@@ -273,9 +279,10 @@ class Subjects:
             situations=context.constraints,
             # A yes/no question that states an amount asks whether it is right ("can I do it
             # every day?", "so do I just put 70 kg on?").
-            amount=rec.form is Form.AMOUNT or (rec.form is Form.YES_NO and bool(rec.stated_units)),
+            amount=amount,
+            carried_amount=carried,
             yes_no=rec.form is Form.YES_NO,
-            units=rec.units,
+            units=units,
             cues=rec.cue_terms,
             exclude=exclude,
         )

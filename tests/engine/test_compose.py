@@ -127,3 +127,14 @@ def test_why_about_a_common_word_gives_the_reason_not_the_overview(trace: Run) -
         trace, "and the knees thing, why does that happen", "negative squats mistakes?"
     )
     assert "valgus" in lead(text) or "inwards" in lead(text)
+
+
+def test_an_amount_carried_over_gives_way_when_nothing_states_it(trace: Run) -> None:
+    answer, text = reply(
+        trace,
+        "and later on when it gets easy?",
+        "what is the backwards leg hold",
+        "how long should i hold it at first",
+    )
+    assert answer.answered
+    assert "ankle weight" in text.lower() or "warrior" in text.lower()

@@ -174,3 +174,18 @@ def test_a_stated_situation_stays_in_the_context(trace: Run) -> None:
 def test_a_safety_mention_is_remembered(trace: Run) -> None:
     decision = trace("how do I do it then", "my knee hurts on dumbbell squats").decision
     assert "medical" in decision.context.constraints
+
+
+def test_a_continuation_keeps_what_was_measured(trace: Run) -> None:
+    decision = trace(
+        "and coming back up?", "negative squats - how long should the way down take"
+    ).decision
+    assert decision.query is not None
+    assert decision.query.amount and decision.query.units == {"duration"}
+
+
+def test_two_records_named_together_are_a_list_to_pick_from(trace: Run) -> None:
+    decision = trace(
+        "ok how do i do the second one", "for glutes is a squat or a hip hinge better"
+    ).decision
+    assert decision.records[0] == "hip-hinge"
