@@ -632,7 +632,7 @@ def _form(analysis: Analysis) -> Form:
         return Form.YES_NO  # "if I want bigger glutes, should I stop squatting?"
     if grams.intersection(_WHICH_PHRASES):
         return Form.WHICH
-    if (read and read[-1] in ("right", "yes")) or ("or", "not") in grams:
+    if (read and read[-1] in _CHECKING) or ("or", "not") in grams:
         return Form.YES_NO
     if "same" in read and not _WH.intersection(read):
         return Form.YES_NO  # "negative squat = eccentric squat? same thing?"
@@ -778,6 +778,9 @@ def _predicate_at(analysis: Analysis, mentions: tuple[Mention, ...], start: int)
     i = start
     while i < len(terms) and analysis.word_at(i).read in _LEAD_IN:
         i += 1
+    first = next((m for m in mentions if m.start == i), None)
+    if first is not None and terms[first.end : first.end + 2] in (("is", "a"), ("is", "an")):
+        return first.end + 1  # "deadlift counts as a hip hinge, yeah?"
     if i >= len(terms) or terms[i] not in ("is", "are"):
         return None
     i += 1
@@ -794,3 +797,7 @@ def _predicate_at(analysis: Analysis, mentions: tuple[Mention, ...], start: int)
 
 # Words that stand for the exercise being discussed.
 _PRONOUNS = frozenset({"it", "they", "them", "those", "these", "that", "this"})
+
+
+# Last words that make a statement a question to confirm ("..., right?", "..., yeah?").
+_CHECKING = frozenset({"right", "yes", "yeah", "yea", "yep", "correct", "innit", "no"})

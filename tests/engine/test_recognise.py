@@ -232,6 +232,7 @@ def test_a_continuation_is_recognised(engine: Engine) -> None:
 def test_is_it_a_kind_of_thing_asks_what_it_is(engine: Engine, text: str) -> None:
     rec = recognise(engine, text)
     assert Ask.WHAT in rec.clear_asks and Ask.VARIATIONS not in rec.clear_asks
+    assert rec.form is Form.YES_NO
     assert Ask.VARIATIONS in recognise(engine, "reverse squat variations").clear_asks
 
 
