@@ -96,3 +96,22 @@ def test_texting_spellings_read_as_the_word(analyzer: Analyzer) -> None:
     assert analyzer.analyse("how long shud i hold it").terms == (
         analyzer.analyse("how long should i hold it").terms
     )
+
+
+def test_no_stopword_reads_as_a_word_a_synonym_stands_for(analyzer: Analyzer) -> None:
+    """A stopword that stems like a synonym's word ("quite" and "quit") would silence every
+    message using that word."""
+    from bot.knowledge import default_knowledge_dir, load_knowledge
+
+    language = load_knowledge(default_knowledge_dir({})).language
+    stopwords = set(language.stopwords)
+    # The one-word content words synonyms stand for ("stop", "negative").
+    canonical = {
+        analyzer.terms(word)[0]
+        for word in language.synonyms
+        if word not in stopwords and len(analyzer.terms(word)) == 1
+    }
+    silenced = {
+        stop: analyzer.terms(stop) for stop in stopwords if set(analyzer.terms(stop)) & canonical
+    }
+    assert not silenced
