@@ -307,9 +307,13 @@ class Composer:
         answer = self.replies.not_in_articles(
             record, section, near, amount, self._followups(record, None)
         )
+        # What was asked stays the conversation's ask, answered or not ("how do I do one?"
+        # about swings, then "what about the hip hinge then" asks for the hinge's steps).
+        asked = _top_ask(d.query) if d.query is not None else None
+        intent = section.value if section is not None else asked.value if asked else None
         return Composed(
             fit(answer),
-            d.context.about((record.id,), d.context.intent, offered=_named(d)),
+            d.context.about((record.id,), intent or d.context.intent, offered=_named(d)),
         )
 
     def finish(
