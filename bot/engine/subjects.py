@@ -3,7 +3,7 @@ found by its words; and the retrieval query built from it. Part of the interpret
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from bot.context import Context
 from bot.engine.names import NameIndex
@@ -70,17 +70,13 @@ class Subjects:
                 found = self.found_by_words(rec, context)
                 if found is not None:
                     strengths.setdefault(found, t.context)
-                compares = rec.form is Form.WHICH or Ask.COMPARISON in rec.asks
-                for rid in () if compares else rec.named:
-                    if not self._topic_answers(rec, context, rid):
-                        topic = self.kb.records[rid]
-                        for other in topic.related:
-                            if self.kb.records[other].source == topic.source:
-                                strengths.setdefault(other, t.partial)
+                self._topic_exercises(rec, context, rec.named, strengths)
             return ordered(strengths)
         if referred:
             for rid in referred:
                 strengths[rid] = max(strengths.get(rid, 0.0), t.context)
+            # "where do they go in the workout" about negatives: the negative squat's answer.
+            self._topic_exercises(rec, context, referred, strengths)
             return ordered(strengths)
         if rec.form is Form.WHICH and len(context.exercises) > 1 and not strengths:
             # "which one would help my sprinting?" after two were compared
@@ -207,6 +203,25 @@ class Subjects:
             return True
         known = [t for t in rec.topic if self.index.knows(t)]
         return bool(known) and len(known) * 3 >= len(rec.topic)
+
+    def _topic_exercises(
+        self,
+        rec: Recognition,
+        context: Context,
+        records: Iterable[str],
+        strengths: dict[str, float],
+    ) -> None:
+        """Add the exercises a topic's article relates it to when the topic's own points do
+        not answer ("a checklist for negatives", "how long down on negatives?")."""
+        if rec.form is Form.WHICH or Ask.COMPARISON in rec.asks:
+            return
+        for rid in records:
+            topic = self.kb.records[rid]
+            if topic.kind != "topic" or self._topic_answers(rec, context, rid):
+                continue
+            for other in topic.related:
+                if self.kb.records[other].source == topic.source:
+                    strengths.setdefault(other, self.tuning.partial)
 
     def _topic_answers(self, rec: Recognition, context: Context, rid: str) -> bool:
         """Whether a topic's own points cover the question: a fact covering its words, or
