@@ -92,7 +92,7 @@ class Composer:
         if sum(subject.values()) < self.tuning.specific and not why_about:
             if query.amount and (ask is None or ask is Ask.COMPARISON):
                 # "ok so what weight then": the fact that states that amount, if any
-                stating = self._stating(record, ranked, query)
+                stating = self.index.stating(record, ranked, query)
                 if stating:
                     return self.lead(d, record, stating[0])
                 return self.missing(d, record, Section.PROGRAMMING, related=ranked)
@@ -117,7 +117,7 @@ class Composer:
         if query.amount:
             # "How long / how many / how heavy": the answer is a fact stating that amount and
             # about what was asked ("rest between sets" is not answered by "4 s down").
-            stating = self._stating(record, ranked, query)
+            stating = self.index.stating(record, ranked, query)
             if not stating:
                 return self.missing(d, record, best.fact.section, related=ranked)
             rest = {t: w for t, w in subject.items() if not self.index.is_unit(t)}
@@ -137,26 +137,6 @@ class Composer:
             return self.lead(d, record, best)
         # It asks something specific that no fact of this record covers.
         return self.missing(d, record, None, related=ranked)
-
-    def _stating(self, record: Record, ranked: list[Ranked], query: Query) -> list[Ranked]:
-        """The ranked facts that state the amount asked for; if the record has none, those of
-        the topics it relates to ("how often can I hinge?" -> rest the following day)."""
-        stating = [r for r in ranked if self.index.states_amount(r.fact, query)]
-        if stating:
-            return stating
-        # Only records of the same article: a topic's advice is about the exercises it
-        # discusses, and a topic's amounts are those of its exercises ("how much weight for
-        # negatives?" -> the negative squat's 70%).
-        topics = [
-            r
-            for r in record.related
-            if (self.kb.records[r].kind == "topic" or record.kind == "topic")
-            and self.kb.records[r].source == record.source
-        ]
-        if not topics:
-            return []
-        wider = replace(query, records=dict.fromkeys(topics, self.tuning.context))
-        return [r for r in self.index.rank(wider) if self.index.states_amount(r.fact, wider)]
 
     def _asked_section(
         self, d: Decision, record: Record, section: Section, ranked: list[Ranked]
@@ -198,35 +178,20 @@ class Composer:
         fact = best.fact
         record = self.kb.records[fact.record]
         assert d.query is not None
-        opening = self._stance(d, fact) + fact.text
+        opening = _stance(d, fact) + fact.text
         lead_block = Block(None, (opening,), "paragraph")
         if fact.kind is Kind.FAQ:
             title = f"{record.name}: {fact.questions[0]}" if fact.questions else record.name
             parts = [Card((lead_block,), (fact.source,))]
         else:
             title = f"{record.name}: {fact.section.label.lower()}"
-            card = self._card_for(record, fact, d)
+            card = _card_for(self.index, self.cards, record, fact, d)
             parts = [Card((lead_block,), (fact.source,)), _without(card, fact.text)]
             second = _second_ask(self.index, d, record, fact.section)
             if second is not None:
                 parts.append(self.cards.card(record, second, wanted=d.context.constraints))
         intent = fact.intent or fact.section.value
         return self.finish(d, record, intent, title, parts, _confidence(d, best), fact)
-
-    def _stance(self, d: Decision, fact: Fact) -> str:
-        """ "Yes." / "No." / "It depends." before a fact that carries the article's stance."""
-        if not d.stance or fact.stance is None:
-            return ""
-        word = STANCES[fact.stance]
-        return "" if fact.text.lower().startswith(word.lower().rstrip(".")) else word + " "
-
-    def _card_for(self, record: Record, fact: Fact, d: Decision) -> Card:
-        assert d.query is not None
-        method = fact.method if fact.method is not None else self.index.method_for(record, d.query)
-        lead = fact.position if fact.kind is not Kind.FAQ and fact.position >= 0 else None
-        return self.cards.card(
-            record, fact.section, lead=lead, method=method or 0, wanted=d.context.constraints
-        )
 
     def muscles(self, d: Decision, record: Record) -> Composed:
         """Whether the record works the muscles asked about, then its muscles."""
@@ -265,7 +230,7 @@ class Composer:
             parts.insert(
                 0,
                 Card(
-                    (Block(None, (self._stance(d, lead) + lead.text,), "paragraph"),),
+                    (Block(None, (_stance(d, lead) + lead.text,), "paragraph"),),
                     (lead.source,),
                 ),
             )
@@ -305,7 +270,7 @@ class Composer:
         amount = d.query is not None and d.query.amount
         near = [r.fact.text for r in (related or [])[:3] if r.covers > 0]
         answer = self.replies.not_in_articles(
-            record, section, near, amount, self._followups(record, None)
+            record, section, near, amount, followups(self.index, record, None)
         )
         # What was asked stays the conversation's ask, answered or not ("how do I do one?"
         # about swings, then "what about the hip hinge then" asks for the hinge's steps).
@@ -341,7 +306,7 @@ class Composer:
             intent=intent,
             confidence=confidence,
             sources=sources,
-            followups=self._followups(record, intent),
+            followups=followups(self.index, record, intent),
         )
         focus = (record.id, *(r for r in d.records if r != record.id))
         keep = (
@@ -367,12 +332,32 @@ class Composer:
             ),
         )
 
-    def _followups(self, record: Record, shown: str | None) -> tuple[Choice, ...]:
-        return tuple(
-            Choice(s.label, record.id, s.value)
-            for s in FOLLOW_UP_ORDER
-            if s.value != shown and self.index.has_section(record.id, s)
-        )[:6]
+
+def _card_for(index: FactIndex, cards: Cards, record: Record, fact: Fact, d: Decision) -> Card:
+    """The card of ``fact``'s section, in its variant, led by it."""
+    assert d.query is not None
+    method = fact.method if fact.method is not None else index.method_for(record, d.query)
+    lead = fact.position if fact.kind is not Kind.FAQ and fact.position >= 0 else None
+    return cards.card(
+        record, fact.section, lead=lead, method=method or 0, wanted=d.context.constraints
+    )
+
+
+def _stance(d: Decision, fact: Fact) -> str:
+    """ "Yes." / "No." / "It depends." before a fact that carries the article's stance."""
+    if not d.stance or fact.stance is None:
+        return ""
+    word = STANCES[fact.stance]
+    return "" if fact.text.lower().startswith(word.lower().rstrip(".")) else word + " "
+
+
+def followups(index: FactIndex, record: Record, shown: str | None) -> tuple[Choice, ...]:
+    """The sections of ``record`` to offer next, ``shown`` left out."""
+    return tuple(
+        Choice(s.label, record.id, s.value)
+        for s in FOLLOW_UP_ORDER
+        if s.value != shown and index.has_section(record.id, s)
+    )[:6]
 
 
 def _top_ask(query: Query) -> Ask | None:

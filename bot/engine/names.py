@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -92,16 +92,12 @@ class NameIndex:
             if n <= tuning.distinctive_df and self._spread.get(term, 0) <= tuning.distinctive_df
         )
         self.descriptions = Descriptions(kb, analyzer, tuning)
-        self._build_general_names(kb)
-        # General names the knowledge itself uses as examples ("negative pull-ups").
-        examples: dict[tuple[str, ...], set[str]] = defaultdict(set)
-        for r in kb.records.values():
-            for f in facts_of(r):
-                terms = an.terms(f.text)
-                for a, b, _ in self.general.find(terms):
-                    examples[tuple(terms[a:b])].add(r.id)
-        # ... and which records use each as an example.
-        self.examples_of = {name: frozenset(rids) for name, rids in examples.items()}
+        self.general = _general_names(
+            kb, an, self.aliases, self.nouns, self.generic | self.equipment
+        )
+        # General names the knowledge itself uses as examples ("negative pull-ups"), and which
+        # records use each.
+        self.examples_of = _examples(kb, an, self.general)
         self.examples = frozenset(self.examples_of)
         self.muscles = MuscleNames(kb, analyzer)
 
@@ -109,28 +105,6 @@ class NameIndex:
 
     def _aliases_with_any(self) -> set[tuple[str, ...]]:
         return {a for phrases in self._aliases_with.values() for a in phrases}
-
-    def _build_general_names(self, kb: KnowledgeBase) -> None:
-        """Names of exercises in general, of two words or more ending in an exercise word
-        ("goblet squat", "romanian deadlift"), and the words such names put before that word
-        ("goblet", "romanian"): a word that names a variant, unlike "heavy" or "kettlebell"."""
-        an = self.analyzer
-        general: dict[tuple[str, ...], str] = {}
-        for name in (*kb.exercise_names, *kb.language.uncovered_exercises):
-            terms = an.terms(name)
-            if not terms or terms in self.aliases:
-                continue
-            listed = name in kb.language.uncovered_exercises
-            if listed or (len(terms) > 1 and terms[-1] in self.nouns):
-                general.setdefault(terms, " ".join(words(name)))
-        ordinary = self.generic | self.equipment
-        # "<word> <exercise word>" pairs that end general names ("hack squat" in "barbell hack
-        # squat"): a variant in its own right unless the word is generic or kit.
-        for terms in list(general):
-            pair = terms[-2:]
-            if len(pair) == 2 and pair[0] not in ordinary and pair not in self.aliases:
-                general.setdefault(pair, _pair_name(pair, general[terms]))
-        self.general = PhraseIndex(general.items())
 
     def find(
         self, analysis: Analysis, stop: frozenset[str]
@@ -346,6 +320,46 @@ class NameIndex:
             return []
         found = {rid for alias, rid in self.aliases.items() if wanted <= set(alias)}
         return [rid for rid in self.kb.records if rid in found]
+
+
+def _general_names(
+    kb: KnowledgeBase,
+    an: Analyzer,
+    aliases: Mapping[tuple[str, ...], str],
+    nouns: frozenset[str],
+    ordinary: frozenset[str],
+) -> PhraseIndex[str]:
+    """Names of exercises in general, of two words or more ending in an exercise word
+    ("goblet squat", "romanian deadlift"), and the words such names put before that word
+    ("goblet", "romanian"): a word that names a variant, unlike "heavy" or "kettlebell"."""
+    general: dict[tuple[str, ...], str] = {}
+    for name in (*kb.exercise_names, *kb.language.uncovered_exercises):
+        terms = an.terms(name)
+        if not terms or terms in aliases:
+            continue
+        listed = name in kb.language.uncovered_exercises
+        if listed or (len(terms) > 1 and terms[-1] in nouns):
+            general.setdefault(terms, " ".join(words(name)))
+    # "<word> <exercise word>" pairs that end general names ("hack squat" in "barbell hack
+    # squat"): a variant in its own right unless the word is generic or kit.
+    for terms in list(general):
+        pair = terms[-2:]
+        if len(pair) == 2 and pair[0] not in ordinary and pair not in aliases:
+            general.setdefault(pair, _pair_name(pair, general[terms]))
+    return PhraseIndex(general.items())
+
+
+def _examples(
+    kb: KnowledgeBase, an: Analyzer, general: PhraseIndex[str]
+) -> dict[tuple[str, ...], frozenset[str]]:
+    """General names the knowledge's own facts use, with the records whose facts use them."""
+    examples: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    for r in kb.records.values():
+        for f in facts_of(r):
+            terms = an.terms(f.text)
+            for a, b, _ in general.find(terms):
+                examples[tuple(terms[a:b])].add(r.id)
+    return {name: frozenset(rids) for name, rids in examples.items()}
 
 
 def _pair_name(pair: tuple[str, ...], full_name: str) -> str:

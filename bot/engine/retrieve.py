@@ -13,7 +13,7 @@ import heapq
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.engine.amounts import amount_units
 from bot.engine.analyse import Analyzer, PhraseIndex, Spelling, Word
@@ -277,6 +277,26 @@ class FactIndex:
         duration: "4 s down" answers it, "70% of your weight" does not)."""
         n = self._number[fact.key]
         return _states(self._amount[n], self._units[n], query.units)
+
+    def stating(self, record: Record, ranked: list[Ranked], query: Query) -> list[Ranked]:
+        """The ranked facts that state the amount asked for; if the record has none, those of
+        the topics it relates to ("how often can I hinge?" -> rest the following day)."""
+        stating = [r for r in ranked if self.states_amount(r.fact, query)]
+        if stating:
+            return stating
+        # Only records of the same article: a topic's advice is about the exercises it
+        # discusses, and a topic's amounts are those of its exercises ("how much weight for
+        # negatives?" -> the negative squat's 70%).
+        topics = [
+            r
+            for r in record.related
+            if (self.kb.records[r].kind == "topic" or record.kind == "topic")
+            and self.kb.records[r].source == record.source
+        ]
+        if not topics:
+            return []
+        wider = replace(query, records=dict.fromkeys(topics, self.tuning.context))
+        return [r for r in self.rank(wider) if self.states_amount(r.fact, wider)]
 
     def text_states_amount(self, text: str, query: Query) -> bool:
         """:meth:`states_amount` for any text."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.answers import Answer, Block, Choice
 from bot.engine.cards import Card
-from bot.engine.compose import Composed, Composer
+from bot.engine.compose import Composed, Composer, followups
 from bot.engine.facts import Kind, Section
 from bot.engine.interpret import Decision
 from bot.engine.recognise import Ask
@@ -234,6 +234,6 @@ class Several:
             intent=Ask.CAUTIONS.value,
             confidence=0.8,
             sources=sources,
-            followups=self.c._followups(record, Section.CAUTIONS.value),
+            followups=followups(self.c.index, record, Section.CAUTIONS.value),
         )
         return Composed(fit(answer), d.context.about((record.id,), "cautions"))
