@@ -639,7 +639,40 @@ def _form(analysis: Analysis) -> Form:
     return Form.OPEN
 
 
-_BEFORE_HEAD = frozenset({"the", "a", "an", "best", "good", "right", "ideal"})
+# Words that may stand between "what"/"which" and the thing asked for ("what's a *decent*
+# weight", "which *long term* goal"): determiners and evaluative adjectives, as stems.
+_BEFORE_HEAD = frozenset(
+    {
+        "the",
+        "a",
+        "an",
+        "best",
+        "good",
+        "right",
+        "ideal",
+        "decent",
+        "proper",
+        "reason",
+        "normal",
+        "typic",
+        "realist",
+        "sensibl",
+        "safe",
+        "recommend",
+        "optim",
+        "averag",
+        "usual",
+        "max",
+        "maximum",
+        "minimum",
+        "start",
+        "long",
+        "term",
+        "short",
+        "general",
+        "rough",
+    }
+)
 _AFTER_NOUN = frozenset(
     [
         "of",
