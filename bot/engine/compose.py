@@ -122,7 +122,10 @@ class Composer:
                 return self.missing(d, record, best.fact.section, related=ranked)
             rest = {t: w for t, w in subject.items() if not self.index.is_unit(t)}
             top = stating[0]
-            if sum(rest.values()) >= self.tuning.specific:
+            # A yes/no question that states an amount ("can I do squats every single day to
+            # grow my glutes faster?") asks whether that amount is right, whatever it is for.
+            asks_amount = d.recognition.form is not Form.YES_NO
+            if asks_amount and sum(rest.values()) >= self.tuning.specific:
                 covered = sum(w for t, w in rest.items() if self.index.has_term(top.fact, t))
                 if covered < self.tuning.answers * sum(rest.values()):
                     # "how long should I rest between sets?": "4 s down" states a duration,
