@@ -316,7 +316,7 @@ class FactIndex:
         """Each topic term's weight, from (term, word) pairs: how telling the term is in the
         knowledge base; for an English word the knowledge base never uses, how rare it is in
         English (so "calories" weighs, and "really" hardly); a word nobody knows ("asdf", a
-        garbled name) is no evidence either way, so it weighs little."""
+        garbled name) is no evidence either way, so it weighs nothing."""
         t = self.tuning
         out: dict[str, float] = {}
         for term, word in terms:
@@ -326,7 +326,7 @@ class FactIndex:
                 rarity = self.analyzer.english.rarity(word.read)
                 w = self.idf[term] * max(0.0, 1 - t.everyday + t.everyday * rarity)
             elif word.spelling is Spelling.UNKNOWN or len(word.read) <= 2:
-                w = t.unknown_weight
+                w = 0.0
             else:
                 w = t.foreign_weight * self.analyzer.english.rarity(word.read) ** 2
             if term in cue_terms:

@@ -22,7 +22,7 @@ How an item of knowledge is ranked for a question (retrieval), strongest first::
 
 A topic word weighs what it tells: its knowledge-base IDF, scaled down for everyday English
 words (``everyday``); a word the knowledge never uses weighs by its English rarity
-(``foreign_weight``), a word nobody knows hardly at all (``unknown_weight``). Cue words
+(``foreign_weight``), a word nobody knows not at all. Cue words
 ("checklist") weigh ``cue_weight`` of that.
 
 Answering or declining: a question is specific when its topic beyond cue words weighs at least
@@ -75,10 +75,8 @@ class Tuning:
     record_prior: float = 0.3
     # Cue words ("checklist", "muscles") say which kind of answer, not what it is about.
     cue_weight: float = 0.35
-    # Weight of a topic word the knowledge base never uses, by how rare it is in English, and
-    # of a word neither it nor English knows.
+    # Weight of a topic word the knowledge base never uses, by how rare it is in English.
     foreign_weight: float = 2.5
-    unknown_weight: float = 0.15
     # How much a knowledge word's weight drops when it is an everyday English word (0: not at
     # all, 1: down to its English rarity).
     everyday: float = 0.7

@@ -39,7 +39,6 @@ STEPS: dict[str, float] = {
     "record_prior": 0.5,
     "cue_weight": 0.5,
     "foreign_weight": 0.5,
-    "unknown_weight": 5.0,
     "everyday": 0.75,
     "specific": 0.5,
     "global_evidence": 0.5,
