@@ -57,6 +57,16 @@ class NameIndex:
                     self._aliases_with[t].append(phrase)
         self._alias_index = PhraseIndex((a, rid) for a, rid in self.aliases.items())
         self.name_terms = {rid: frozenset(an.terms(r.name)) for rid, r in kb.records.items()}
+        # Words that pick one of a record's variants ("band", "cable").
+        self.method_terms = {
+            rid: frozenset(
+                t
+                for m in r.methods
+                if len(r.methods) > 1
+                for t in an.terms(" ".join((m.name, *m.equipment)))
+            )
+            for rid, r in kb.records.items()
+        }
         self.nouns = frozenset(t for p in (an.terms(n) for n in lang.exercise_nouns) for t in p)
         self.generic = frozenset(
             t for p in (an.terms(g) for g in lang.generic_modifiers) for t in p

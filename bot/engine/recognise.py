@@ -380,6 +380,16 @@ class Recogniser:
             or terms[i] in self.names.generic
             or (m.how is How.QUALIFIED and terms[i] not in self.names.equipment)
         }
+        # "the hinge with the kettlebell": the equipment in the named record's own name, said
+        # apart from it, still names it (unless it picks one of the record's variants).
+        own = {
+            t
+            for m in mentions
+            if m.how is How.ALIAS
+            for t in self.names.name_terms[m.record] & self.names.equipment
+            if t not in self.names.method_terms[m.record]
+        }
+        named_at |= {i for i, t in enumerate(terms) if t in own}
         # Words of signal phrases ("no I meant", "the other one", "thanks") say how the
         # message relates to the conversation, not what it asks about; a stated situation's
         # words are the subject only when nothing else is asked ("ok for a beginner?").
