@@ -97,6 +97,7 @@ class Descriptions:
         total = len(kb.records)
         self._describe_idf = {t: math.log(1 + total / len(rids)) for t, rids in records_of.items()}
         self._records_of = {t: frozenset(r) for t, r in records_of.items()}
+        self._order = {rid: i for i, rid in enumerate(kb.records)}
 
     # -- reading a text ------------------------------------------------------------------
 
@@ -126,5 +127,7 @@ class Descriptions:
             for rid in self._records_of[t] & allowed:
                 named = t in self._name_words[rid]
                 scores[rid] += self._describe_idf[t] * (1.0 if named else 0.5) / total
-        ranked = sorted(scores.items(), key=lambda rv: -rv[1])
+        # Ties go to the knowledge base's order, the same in every run.
+        order = self._order
+        ranked = sorted(scores.items(), key=lambda rv: (-rv[1], order[rv[0]]))
         return ranked if among is not None else ranked[:3]

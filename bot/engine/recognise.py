@@ -610,7 +610,8 @@ def _ask_weights(
     strong = {v for _, _, (k, v) in found if k == "cue"}
     hints = [(a, b, v) for a, b, (k, v) in found if k == "hint"]
     scores: dict[Ask, float] = {}
-    for intent in strong | {v for _, _, v in hints}:
+    # In the order the message says them: ties between asks break the same way every run.
+    for intent in dict.fromkeys(v for _, _, (k, v) in found if k in ("cue", "hint")):
         spans = list(dict.fromkeys((a, b) for a, b, v in hints if v == intent))
         lone = sum(
             1

@@ -48,6 +48,7 @@ class Query:
     situations: tuple[str, ...] = ()
     amount: bool = False
     yes_no: bool = False
+    why: bool = False
     # The amount is the last question's, carried to a continuation ("and coming back up?").
     carried_amount: bool = False
     units: frozenset[str] = frozenset()
@@ -87,9 +88,16 @@ class FactIndex:
         self._number = {f.key: n for n, f in enumerate(self.facts)}
         self._ask = [_ask_of(f) for f in self.facts]
         # What rank needs of each fact, in one tuple: its ask, variant, whether it takes a
-        # stance, the situations it suits, its key.
+        # stance, whether it gives a reason, the situations it suits, its key.
         self._rows = [
-            (self._ask[n], f.method, f.stance is not None, frozenset(f.situations), f.key)
+            (
+                self._ask[n],
+                f.method,
+                f.stance is not None,
+                _explains(f),
+                frozenset(f.situations),
+                f.key,
+            )
             for n, f in enumerate(self.facts)
         ]
         self._phrasing_terms = [frozenset().union(*p) for p in self._phrasings]
@@ -177,6 +185,7 @@ class FactIndex:
         exclude = query.exclude
         wanted = query.units
         yes_no = query.yes_no
+        why = query.why
         amount = query.amount
         phrasing_terms = self._phrasing_terms
         scored: list[tuple[float, int, float]] = []
@@ -189,7 +198,7 @@ class FactIndex:
                     covered[n] += w
             prior = t.record_prior * strength
             for n in self.by_record.get(rid, ()):
-                fact_ask, fact_method, stance, fact_situations, key = self._rows[n]
+                fact_ask, fact_method, stance, reason, fact_situations, key = self._rows[n]
                 if exclude and key in exclude:
                     continue
                 covers = covered[n] / total if n in covered else 0.0
@@ -200,8 +209,8 @@ class FactIndex:
                     score -= t.method  # a step of the variant the person did not pick
                 if amount and not _states(self._amount[n], self._units[n], wanted):
                     score -= t.method
-                if yes_no and stance and covers:
-                    score += t.stance  # a yes/no question is best met by the article's stance
+                if covers and ((yes_no and stance) or (why and reason)):
+                    score += t.stance  # the article's stance meets a yes/no, its reason a why
                 if fact_situations and not situations.isdisjoint(fact_situations):
                     score += t.situation  # an alternative offered for what the person told us
                 scored.append((score, -n, covers))
@@ -345,6 +354,11 @@ def _states(quantity: bool, units: frozenset[str], wanted: frozenset[str]) -> bo
     if not quantity and "load" not in units:
         return False
     return not wanted or bool(units & wanted)
+
+
+def _explains(fact: Fact) -> bool:
+    """Whether the fact gives a reason: it says it answers a "why"."""
+    return any(q.lower().startswith("why") for q in fact.questions)
 
 
 def _ask_of(fact: Fact) -> Ask:

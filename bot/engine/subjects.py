@@ -297,6 +297,7 @@ class Subjects:
             amount=amount,
             carried_amount=carried,
             yes_no=rec.form is Form.YES_NO,
+            why=rec.form is Form.WHY,
             units=units,
             cues=rec.cue_terms,
             exclude=exclude,
