@@ -268,15 +268,17 @@ class NameIndex:
 
         t = self.tuning
         muscle_at = {i for a, b, _ in self.muscles.phrases.find(terms) for i in range(a, b)}
-        free = {
-            term: i
-            for i, term in enumerate(terms)
-            if i not in taken
-            and i not in muscle_at
-            and term not in stop
-            and term not in _JOINERS
-            and term not in self.muscles.one_word
-        }
+        # Each free word with every place it stands ("leg holds ... before leg day").
+        free: dict[str, list[int]] = defaultdict(list)
+        for i, term in enumerate(terms):
+            if (
+                i not in taken
+                and i not in muscle_at
+                and term not in stop
+                and term not in _JOINERS
+                and term not in self.muscles.one_word
+            ):
+                free[term].append(i)
         best: dict[str, Mention] = {}
         if not free:
             return
@@ -289,12 +291,22 @@ class NameIndex:
                 continue
             # A part names its record when it holds a word few names and few records use
             # ("psoas"), or two of the name's words side by side ("leg hold").
-            distinctive = any(
+            pair = _adjacent_pair(alias, free)
+            distinctive = pair is not None or any(
                 h and term in self._distinctive for term, h in zip(alias, hit, strict=True)
-            ) or _adjacent_pair(terms, alias, free)
+            )
             if not distinctive:
                 continue
-            pos = sorted(free[term] for term, h in zip(alias, hit, strict=True) if h)
+            near = (
+                pair[0]
+                if pair is not None
+                else min(free[term][0] for term in alias if term in free)
+            )
+            pos = sorted(
+                min(free[term], key=lambda i: abs(i - near))
+                for term, h in zip(alias, hit, strict=True)
+                if h
+            )
             mention = Mention(rid, pos[0], pos[-1] + 1, round(t.partial * share, 3), How.PARTIAL)
             if rid not in best or mention.strength > best[rid].strength:
                 best[rid] = mention
@@ -377,11 +389,16 @@ def _pair_name(pair: tuple[str, ...], full_name: str) -> str:
     return " ".join(full_name.split()[-len(pair) :])
 
 
-def _adjacent_pair(terms: tuple[str, ...], alias: tuple[str, ...], free: dict[str, int]) -> bool:
-    """Whether two neighbouring words of ``alias`` stand side by side, free, in ``terms``, in
-    either order ("leg backwards hold" for "backwards leg hold")."""
+def _adjacent_pair(
+    alias: tuple[str, ...], free: Mapping[str, list[int]]
+) -> tuple[int, int] | None:
+    """Where two neighbouring words of ``alias`` stand side by side, free, in either order
+    ("leg backwards hold" for "backwards leg hold"), or None."""
     for a, b in itertools.pairwise(alias):
-        i, j = free.get(a), free.get(b)
-        if i is not None and j is not None and abs(i - j) == 1 and terms[i] == a:
-            return True
-    return False
+        if a == b:
+            continue
+        for i in free.get(a, ()):
+            for j in free.get(b, ()):
+                if abs(i - j) == 1:
+                    return (i, j)
+    return None
