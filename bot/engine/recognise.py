@@ -682,6 +682,17 @@ _BEFORE_HEAD = frozenset(
         "short",
         "general",
         "rough",
+        # Superlatives and judgements head no thing of their own ("what's the worst that can
+        # happen", "what's the most common mistake").
+        "worst",
+        "wors",
+        "bad",
+        "biggest",
+        "easiest",
+        "hardest",
+        "common",
+        "main",
+        "most",
     }
 )
 _AFTER_NOUN = frozenset(
