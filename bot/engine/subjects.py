@@ -90,9 +90,14 @@ class Subjects:
             # The conversation's record competes with a generic or partial name, and with a
             # record whose facts the message's words fit ("how often should I train these?"
             # may be answered by the rest-day topic).
-            strengths.setdefault(context.exercises[0], t.context)
+            current = context.exercises[0]
+            strengths.setdefault(current, t.context)
             found = self.found_by_words(rec, context)
-            if found is not None:
+            # ...unless the conversation's record covers the words as well ("I keep tipping
+            # forward" about the leg hold is not about the squat that also tips forward).
+            if found is not None and self._covers(rec, context, current) < self._covers(
+                rec, context, found
+            ):
                 strengths.setdefault(found, t.context * t.later_name)
         elif strengths and max(strengths.values()) < t.context:
             # Only a generic word ("squats every day"): a record whose facts cover the
@@ -222,6 +227,11 @@ class Subjects:
             for other in topic.related:
                 if self.kb.records[other].source == topic.source:
                     strengths.setdefault(other, self.tuning.partial)
+
+    def _covers(self, rec: Recognition, context: Context, rid: str) -> float:
+        """The largest share of the question's topic one fact of record ``rid`` covers."""
+        ranked = self.index.rank(self.query(rec, context, {rid: self.tuning.alias}), limit=1)
+        return ranked[0].covers if ranked else 0.0
 
     def _topic_answers(self, rec: Recognition, context: Context, rid: str) -> bool:
         """Whether a topic's own points cover the question: a fact covering its words, or
