@@ -353,6 +353,20 @@ class Recogniser:
             if f[2][0] in ("cue", "hint") and not self._names_variation(as_it, f)
         ]
         asking_at = _asking_at(analysis)
+        if analysis.asking:
+            # "I work from home and sit all day. why should I care about my hip flexors?":
+            # a hint in what the person tells before the question does not ask ("work"); a
+            # clear request does ("form checklist for the hinge: where do my shoulders go").
+            word_of = analysis.origin
+            asks_found = [
+                f
+                for f in asks_found
+                if f[2][0] == "cue"
+                or any(
+                    analysis.sentence[word_of[as_it_origin[j]]] >= analysis.asking
+                    for j in range(f[0], f[1])
+                )
+            ]
         predicate = _predicate_at(analysis, mentions, min(asking_at, default=0))
         after = [j for j, i in enumerate(as_it_origin) if predicate is not None and i >= predicate]
         if after:

@@ -239,3 +239,17 @@ def test_is_it_a_kind_of_thing_asks_what_it_is(engine: Engine, text: str) -> Non
 def test_a_unit_word_inside_a_name_measures_nothing(engine: Engine) -> None:
     rec = recognise(engine, "how heavy should ankle weights be for leg holds")
     assert rec.units == {"load"}
+
+
+def test_what_is_told_before_the_question_asks_nothing(engine: Engine) -> None:
+    told = recognise(engine, "i work from home all day. why should i care about my hip flexors")
+    assert not told.muscle_ask
+    # The same word in the question itself still asks, and so does a clear request.
+    assert recognise(engine, "i sit all day. what does a reverse squat work").muscle_ask
+    request = recognise(engine, "form checklist for the hip hinge: where do my shoulders go")
+    assert Ask.CHECKLIST in request.asks
+
+
+def test_a_part_of_a_name_counts_where_its_words_stand_together(engine: Engine) -> None:
+    rec = recognise(engine, "using leg holds to warm up before leg day, how many sets")
+    assert [m.record for m in rec.mentions] == ["standing-hip-extension"]
