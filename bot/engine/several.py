@@ -224,6 +224,17 @@ class Several:
             parts.append(Card((Block(None, (lead.text,), "paragraph"),), (lead.source,)))
         card = self.c.cards.cautions(record)
         parts.append(card)
+        # What the article offers for the situation the person told us ("my balance is bad":
+        # the supported version), after the cautions.
+        stated = frozenset(d.query.situations) if d.query is not None else frozenset()
+        for alt in record.alternatives:
+            if stated.intersection(alt.situations):
+                name = alt.name or self.kb.records[alt.exercise or ""].name
+                text = f"Instead: {name}: {alt.why}"
+                parts.append(
+                    Card((Block(None, (text,), "paragraph"),), (alt.source or record.source,))
+                )
+                break
         blocks = (referral, *(b for p in parts for b in p.blocks))
         sources = tuple(dict.fromkeys(self.kb.title(s) for p in parts for s in p.sources))
         answer = Answer(

@@ -138,3 +138,17 @@ def test_an_amount_carried_over_gives_way_when_nothing_states_it(trace: Run) -> 
     )
     assert answer.answered
     assert "ankle weight" in text.lower() or "warrior" in text.lower()
+
+
+def test_a_safety_reply_offers_what_fits_the_stated_situation(trace: Run) -> None:
+    answer, text = reply(trace, "i get vertigo and my balance is bad, can i do warrior iii")
+    assert answer.title.endswith("safety first")
+    assert "doctor" in text.lower()
+    assert "supported version" in text  # the alternative the article gives for poor balance
+    _, plain = reply(trace, "i get vertigo, can i do warrior iii")
+    assert "supported version" not in plain
+
+
+def test_a_why_question_leads_with_the_reason(trace: Run) -> None:
+    _, text = reply(trace, "why do i need a rest day after leg day")
+    assert "fibre" in lead(text)
