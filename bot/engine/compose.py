@@ -98,6 +98,14 @@ class Composer:
                 return self.missing(d, record, Section.PROGRAMMING, related=ranked)
             if ask is None or ask is Ask.COMPARISON:
                 return self.overview(d, record)
+            stance = next(
+                (r for r in ranked if r.fact.stance and self.index.phrased(r.fact, query.topic)),
+                None,
+            )
+            if query.yes_no and stance is not None:
+                # "can it replace my normal squats?": the article's answer to a question put
+                # that way ("Can negative squats replace back squats?"), first.
+                return self.lead(d, self.kb.records[stance.fact.record], stance)
             return self._asked_section(d, record, Section(ask.value), ranked)
         best = ranked[0]
         record = self.kb.records[best.fact.record]

@@ -241,6 +241,11 @@ class FactIndex:
         assert best is not None
         return Ranked(self.facts[best[1]], best[0], most / total)
 
+    def phrased(self, fact: Fact, topic: Mapping[str, float]) -> float:
+        """How closely the question matches a question ``fact`` says it answers, 0..1."""
+        n = self._number[fact.key]
+        return self._phrasing(n, topic) if not self._phrasing_terms[n].isdisjoint(topic) else 0.0
+
     def _phrasing(self, n: int, topic: Mapping[str, float]) -> float:
         """How closely the question matches a question the fact says it answers (weighted
         Jaccard of their terms), 0..1."""
