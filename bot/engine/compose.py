@@ -98,11 +98,8 @@ class Composer:
                 return self.missing(d, record, Section.PROGRAMMING, related=ranked)
             if ask is None or ask is Ask.COMPARISON:
                 return self.overview(d, record)
-            stance = next(
-                (r for r in ranked if r.fact.stance and self.index.phrased(r.fact, query.topic)),
-                None,
-            )
-            if query.yes_no and stance is not None:
+            stance = _stance_put_so(self.index, ranked, query)
+            if stance is not None:
                 # "can it replace my normal squats?": the article's answer to a question put
                 # that way ("Can negative squats replace back squats?"), first.
                 return self.lead(d, self.kb.records[stance.fact.record], stance)
@@ -369,6 +366,13 @@ def followups(index: FactIndex, record: Record, shown: str | None) -> tuple[Choi
         for s in FOLLOW_UP_ORDER
         if s.value != shown and index.has_section(record.id, s)
     )[:6]
+
+
+def _stance_put_so(index: FactIndex, ranked: list[Ranked], query: Query) -> Ranked | None:
+    """For a yes/no question, the item taking a stance on a question put the same way."""
+    if not query.yes_no:
+        return None
+    return next((r for r in ranked if r.fact.stance and index.phrased(r.fact, query.topic)), None)
 
 
 def _top_ask(query: Query) -> Ask | None:

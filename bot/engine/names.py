@@ -57,16 +57,7 @@ class NameIndex:
                     self._aliases_with[t].append(phrase)
         self._alias_index = PhraseIndex((a, rid) for a, rid in self.aliases.items())
         self.name_terms = {rid: frozenset(an.terms(r.name)) for rid, r in kb.records.items()}
-        # Words that pick one of a record's variants ("band", "cable").
-        self.method_terms = {
-            rid: frozenset(
-                t
-                for m in r.methods
-                if len(r.methods) > 1
-                for t in an.terms(" ".join((m.name, *m.equipment)))
-            )
-            for rid, r in kb.records.items()
-        }
+        self.method_terms = _method_terms(kb, an)
         self.nouns = frozenset(t for p in (an.terms(n) for n in lang.exercise_nouns) for t in p)
         self.generic = frozenset(
             t for p in (an.terms(g) for g in lang.generic_modifiers) for t in p
@@ -282,7 +273,7 @@ class NameIndex:
         best: dict[str, Mention] = {}
         if not free:
             return
-        for alias in {a for term in free for a in self._aliases_with.get(term, ())}:
+        for alias in dict.fromkeys(a for term in free for a in self._aliases_with.get(term, ())):
             rid = self.aliases[alias]
             weights, total = self._alias_weights[alias]
             hit = [term in free for term in alias]
@@ -342,6 +333,19 @@ class NameIndex:
             return []
         found = {rid for alias, rid in self.aliases.items() if wanted <= set(alias)}
         return [rid for rid in self.kb.records if rid in found]
+
+
+def _method_terms(kb: KnowledgeBase, an: Analyzer) -> dict[str, frozenset[str]]:
+    """Per record, the words that pick one of its variants ("band", "cable")."""
+    return {
+        rid: frozenset(
+            t
+            for m in r.methods
+            if len(r.methods) > 1
+            for t in an.terms(" ".join((m.name, *m.equipment)))
+        )
+        for rid, r in kb.records.items()
+    }
 
 
 def _general_names(

@@ -353,20 +353,7 @@ class Recogniser:
             if f[2][0] in ("cue", "hint") and not self._names_variation(as_it, f)
         ]
         asking_at = _asking_at(analysis)
-        if analysis.asking:
-            # "I work from home and sit all day. why should I care about my hip flexors?":
-            # a hint in what the person tells before the question does not ask ("work"); a
-            # clear request does ("form checklist for the hinge: where do my shoulders go").
-            word_of = analysis.origin
-            asks_found = [
-                f
-                for f in asks_found
-                if f[2][0] == "cue"
-                or any(
-                    analysis.sentence[word_of[as_it_origin[j]]] >= analysis.asking
-                    for j in range(f[0], f[1])
-                )
-            ]
+        asks_found = _in_question(asks_found, analysis, as_it_origin)
         predicate = _predicate_at(analysis, mentions, min(asking_at, default=0))
         after = [j for j, i in enumerate(as_it_origin) if predicate is not None and i >= predicate]
         if after:
@@ -614,6 +601,28 @@ def _what_of_something_else(
     if not after or after[0] in _PRONOUNS:
         return found
     return start, end, ("hint", ask)
+
+
+def _in_question(
+    asks_found: list[tuple[int, int, tuple[str, str]]],
+    analysis: Analysis,
+    origin: tuple[int, ...],
+) -> list[tuple[int, int, tuple[str, str]]]:
+    """The asks found, less the hints in what the person tells before the question ("I
+    work from home and sit all day. why should I care about my hip flexors?": "work" asks
+    nothing); a clear request there still asks ("form checklist for the hinge: where do my
+    shoulders go")."""
+    if not analysis.asking:
+        return asks_found
+    return [
+        f
+        for f in asks_found
+        if f[2][0] == "cue"
+        or any(
+            analysis.sentence[analysis.origin[origin[j]]] >= analysis.asking
+            for j in range(f[0], f[1])
+        )
+    ]
 
 
 def _ask_weights(
