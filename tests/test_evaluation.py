@@ -36,8 +36,8 @@ PROJECT_SET = tuple(sorted(DATA.glob("*.yaml")))
 # Each labelled set with fitbot's floors on it: a point or two under the pass rates measured
 # when the set joined (or last rose), so a knowledge or engine edit that loses answers fails.
 # The sets were written from the articles by testers who never saw the engine; questions-4/
-# dialogs-4 (D), questions-5/dialogs-5 (F) and questions-6/dialogs-6 (G) record their first-look
-# scores in their headers.
+# dialogs-4 (D), questions-5/dialogs-5 (F), questions-6/dialogs-6 (G) and questions-7/dialogs-7
+# (E2, the final set) record their first-look scores in their headers.
 SETS = {
     "first three": (
         ("questions.yaml", "questions-2.yaml", "questions-3.yaml"),
@@ -57,7 +57,12 @@ SETS = {
     "G": (
         ("questions-6.yaml",),
         ("dialogs-6.yaml",),
-        {"in": 85.0, "out": 94.0, "safety": 94.0, "turn": 86.0},
+        {"in": 89.0, "out": 94.0, "safety": 98.0, "turn": 87.0},
+    ),
+    "E2 (final)": (
+        ("questions-7.yaml",),
+        ("dialogs-7.yaml",),
+        {"in": 87.0, "out": 92.0, "safety": 98.0, "turn": 94.0},
     ),
 }
 
