@@ -129,6 +129,8 @@ class Recognition:
     asking_at: frozenset[int] = frozenset()
     # It opens as a continuation of what was just asked ("what about ...", "and if ...").
     continues: bool = False
+    # Records named right after "besides", "apart from": what the person already does.
+    aside: frozenset[str] = frozenset()
     # A pronoun in that part points back ("reverse squat, is *that* a squat variation?").
     points_back: bool = False
     # How the words before "one" describe records ("the *yoga* one", "the *foot grab* one").
@@ -315,6 +317,7 @@ class Recogniser:
             (p, unit) for unit, cues in lang.amounts.items() for p in _phrases(an, cues)
         )
         self.stop = frozenset(t for p in _phrases(an, lang.stopwords) for t in p)
+        self.besides = PhraseIndex((p, "besides") for p in _phrases(an, lang.besides))
         # Safety words are matched as written, not stemmed: "pulling my knees" is no "pulled
         # my hamstring", "replace my squats" no "hip replacement".
         self.safety = PhraseIndex((tuple(words(c)), c) for c in lang.safety_cues)
@@ -459,6 +462,7 @@ class Recogniser:
             described_one=self._described_one(terms),
             asking_at=asking_at,
             continues=_continues(analysis),
+            aside=self._aside(terms, mentions),
             points_back=any(
                 k == "ref" and v == Ref.IT.value and a in asking_at for a, _, (k, v) in found
             ),
@@ -489,6 +493,23 @@ class Recogniser:
         if end >= len(terms) or terms[end] in self.stop:
             return False
         return not any(t in _ONE for t in terms[end : end + 3])
+
+    def _aside(self, terms: tuple[str, ...], mentions: tuple[Mention, ...]) -> frozenset[str]:
+        """The records named right after "besides", "apart from" ("besides squats and
+        hinges"): only other names, "and", "or" and stopwords between."""
+        aside: set[str] = set()
+        for _, end, _ in self.besides.find(terms):
+            i = end
+            for m in sorted(mentions, key=lambda m: m.start):
+                if m.start < end:
+                    continue
+                if any(
+                    terms[j] not in self.stop and terms[j] not in _LIST for j in range(i, m.start)
+                ):
+                    break
+                aside.add(m.record)
+                i = m.end
+        return frozenset(aside)
 
     def _stated_units(self, analysis: Analysis) -> frozenset[str]:
         """What the amounts stated in the clause that asks measure ("so do I just put 70
@@ -675,6 +696,8 @@ def _form(analysis: Analysis) -> Form:
 
 # Words that may stand between "what"/"which" and the thing asked for ("what's a *decent*
 # weight", "which *long term* goal"): determiners and evaluative adjectives, as stems.
+# Words that join a list of names ("squats, hinges and lunges").
+_LIST = frozenset({"and", "or", "&", "plus"})
 _BEFORE_HEAD = frozenset(
     {
         "the",

@@ -253,3 +253,9 @@ def test_what_is_told_before_the_question_asks_nothing(engine: Engine) -> None:
 def test_a_part_of_a_name_counts_where_its_words_stand_together(engine: Engine) -> None:
     rec = recognise(engine, "using leg holds to warm up before leg day, how many sets")
     assert [m.record for m in rec.mentions] == ["standing-hip-extension"]
+
+
+def test_exercises_after_besides_are_set_aside(engine: Engine) -> None:
+    rec = recognise(engine, "besides squats and hinges what else should i add")
+    assert rec.aside == {"squat", "hip-hinge"}
+    assert not recognise(engine, "squats and hinges, what else should i add").aside
