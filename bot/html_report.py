@@ -25,10 +25,11 @@ from pathlib import Path
 
 from bot.errors import ConfigError
 from bot.feedback_report import FeedbackReport, build_report, read_feedback
-from bot.report import EXIT_USAGE, Group, group_questions, local_time, parse_since
+from bot.report import EXIT_USAGE, local_time, parse_since
 from bot.settings import DEFAULT_STATE, REDIS_SCHEMES
 from bot.state.store import SECONDS_PER_DAY, VIA_QUESTION, AnswerCount, Rating, read_unanswered
 from bot.suggest import Suggestion
+from bot.unanswered import Group, group_questions
 
 TOP_MISSED = 10
 WIDTH, HEIGHT = 760, 240

@@ -35,10 +35,10 @@ from bot.engine.facts import Fact, Kind, Section
 from bot.engine.recognise import Ask, Recognition
 from bot.engine.retrieve import Ranked
 from bot.knowledge import RECORD_DIRS, default_knowledge_dir, load_knowledge
-from bot.report import STOPWORDS, Group
 from bot.review import TODO
 from bot.schema import Record
 from bot.text import words
+from bot.unanswered import STOPWORDS, Group
 
 # Share of a question's weighted words an item must cover to count as answering it already (in
 # a record the question names; anywhere, when it names none), and the least weight the covered

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.report import group_questions, parse_since, topic_key
+from bot.report import parse_since
 from bot.state import store as store_module
 from bot.state.store import MIGRATIONS, SqliteStore, UnansweredQuestion, read_unanswered
+from bot.unanswered import group_questions, topic_key
 
 DAY = 86_400.0
 NOW = time.time()

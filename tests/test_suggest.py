@@ -15,10 +15,10 @@ import yaml
 from bot.cli import main
 from bot.engine import Engine
 from bot.knowledge import default_knowledge_dir, load_knowledge
-from bot.report import group_questions
 from bot.review import TODO, unreviewed
 from bot.state.store import SqliteStore, UnansweredQuestion
 from bot.suggest import Suggester, Suggestion
+from bot.unanswered import group_questions
 
 NOW = time.time()
 

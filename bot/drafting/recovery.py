@@ -26,9 +26,9 @@ from bot.drafting import draft_text
 from bot.drafting.language import word_set
 from bot.knowledge import KnowledgeBase, default_knowledge_dir, load_knowledge
 from bot.knowledge_files import parse as parse_yaml
-from bot.report import STOPWORDS
 from bot.schema import Record, SourcesFile
 from bot.text import stem, words
+from bot.unanswered import STOPWORDS
 
 OVERLAP = 0.5
 EXTRA_STOPWORDS = word_set(

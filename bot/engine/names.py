@@ -9,11 +9,11 @@ names another exercise.
 
 from __future__ import annotations
 
+import enum
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
 
 from bot.engine.analyse import Analysis, Analyzer, PhraseIndex, Spelling
 from bot.engine.describe import Descriptions, MuscleNames
@@ -22,13 +22,39 @@ from bot.engine.tuning import Tuning
 from bot.knowledge import KnowledgeBase
 from bot.text import words
 
-if TYPE_CHECKING:
-    from bot.engine.recognise import Mention, Uncovered
-
 # Words that stand in front of a name without changing which exercise it is: determiners.
 DETERMINERS = frozenset({"a", "an", "the", "my", "your", "these", "those", "this", "that"})
 # Words that join two names ("squat vs hip hinge"): never a part of a name on their own.
 _JOINERS = frozenset({"vs", "versus", "or", "and", "v", "to"})
+
+
+class How(enum.Enum):
+    """How a record was named."""
+
+    ALIAS = "alias"  # one of its names, in full ("reverse squat")
+    GENERIC = "generic"  # a one-word name several records share ("squat")
+    PARTIAL = "partial"  # a distinctive part of a name ("leg hold")
+    QUALIFIED = "qualified"  # a shared name with a word only one of its names has ("slow squat")
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A record the text names, where (term positions) and how surely (0..1)."""
+
+    record: str
+    start: int
+    end: int
+    strength: float
+    how: How
+
+
+@dataclass(frozen=True, slots=True)
+class Uncovered:
+    """An exercise the text names that no record covers ("goblet squat")."""
+
+    name: str
+    start: int
+    end: int
 
 
 class NameIndex:
@@ -111,7 +137,6 @@ class NameIndex:
         self, analysis: Analysis, stop: frozenset[str]
     ) -> tuple[tuple[Mention, ...], tuple[Uncovered, ...]]:
         """The records ``analysis`` names and the uncovered exercises it names."""
-        from bot.engine.recognise import How, Mention, Uncovered
 
         terms = analysis.terms
         t = self.tuning
@@ -170,7 +195,6 @@ class NameIndex:
         """A shared name ("squat") right after a word that, with it, only one record's names
         hold ("slow squat": "slow negative squat"; "banded squat": "banded reverse squat")
         names that record."""
-        from bot.engine.recognise import How
 
         if m.how is not How.GENERIC or m.start == 0:
             return m
@@ -216,7 +240,6 @@ class NameIndex:
         a word neither the knowledge nor English knows; an ordinary English word in front of
         a name ("basic squat tips") does not make another exercise.
         """
-        from bot.engine.recognise import How, Uncovered
 
         terms = analysis.terms
         named_phrase = {
@@ -255,7 +278,6 @@ class NameIndex:
         A muscle word alone ("quads", "psoas") names a muscle, not the exercise whose alias
         happens to contain it, so muscle words do not count towards a partial name.
         """
-        from bot.engine.recognise import How, Mention
 
         t = self.tuning
         muscle_at = {i for a, b, _ in self.muscles.phrases.find(terms) for i in range(a, b)}

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from bot.engine.amounts import amount_units
 from bot.engine.analyse import Analysis, Analyzer, PhraseIndex, Spelling, Word
-from bot.engine.names import DETERMINERS, NameIndex
+from bot.engine.names import DETERMINERS, How, Mention, NameIndex, Uncovered
 from bot.engine.tuning import Tuning
 from bot.knowledge import KnowledgeBase
 from bot.schema import DistinctFrom
@@ -57,35 +57,6 @@ class Ref(enum.Enum):
     FIRST = "first"  # the first one
     SECOND = "second"  # the second one
     ALL = "all"  # both, all of them, which of them
-
-
-class How(enum.Enum):
-    """How a record was named."""
-
-    ALIAS = "alias"  # one of its names, in full ("reverse squat")
-    GENERIC = "generic"  # a one-word name several records share ("squat")
-    PARTIAL = "partial"  # a distinctive part of a name ("leg hold")
-    QUALIFIED = "qualified"  # a shared name with a word only one of its names has ("slow squat")
-
-
-@dataclass(frozen=True, slots=True)
-class Mention:
-    """A record the text names, where (term positions) and how surely (0..1)."""
-
-    record: str
-    start: int
-    end: int
-    strength: float
-    how: How
-
-
-@dataclass(frozen=True, slots=True)
-class Uncovered:
-    """An exercise the text names that no record covers ("goblet squat")."""
-
-    name: str
-    start: int
-    end: int
 
 
 @dataclass(frozen=True)

@@ -35,13 +35,13 @@ from bot.context import Context
 from bot.engine import Engine
 from bot.engine.facts import facts_of
 from bot.errors import FitbotError
+from bot.evaluation.scoring import DEFAULT_MAX_CHARS, Case, Got, Outcome, Rate, problems
 from bot.evaluation.stages import failed_stage, stage_report
 from bot.knowledge import KnowledgeBase, default_knowledge_dir, load_knowledge
 from bot.render import render_json
 from bot.text import stem, words
 
 KINDS = ("in", "out", "safety", "turn")
-DEFAULT_MAX_CHARS = 1500
 # How much of a failing reply the table shows: enough to see what the bot was talking about.
 PREVIEW_CHARS = 400
 EXIT_BELOW_MIN_PASS = 1
@@ -145,24 +145,6 @@ class _Dialog(BaseModel):
     turns: tuple[_Turn, ...] = Field(min_length=1)
 
 
-@dataclass(frozen=True)
-class Case:
-    """One message to answer and what its reply must satisfy.
-
-    Cases with the same ``chat`` share a conversation, in file order.
-    """
-
-    id: str
-    chat: str
-    kind: str
-    text: str
-    exercise: str | None = None
-    intent: str | None = None
-    must: tuple[tuple[str, ...], ...] = ()
-    must_not: tuple[str, ...] = ()
-    must_reply: bool = False
-
-
 def load_cases(paths: Sequence[Path]) -> list[Case]:
     """Every case of the files, in the order they are asked; raise :class:`EvalFileError`."""
     cases: list[Case] = []
@@ -205,56 +187,6 @@ def _item_cases(path: Path, f: int, n: int, item: object) -> Iterable[Case]:
         )
         raise EvalFileError(f"{path}: item {n + 1}: {problems}") from exc
     return [Case(where, f"{f}:{where}", q.kind, q.q, q.exercise, q.intent, q.must, q.must_not)]
-
-
-# -- scoring -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Got:
-    """What a system replied to one message."""
-
-    answered: bool
-    reply: str
-    exercise: str | None = None
-    intent: str | None = None
-    move: str | None = None
-
-
-def problems(case: Case, got: Got, max_chars: int = DEFAULT_MAX_CHARS) -> tuple[str, ...]:
-    """Why ``got`` fails ``case`` under score.py's rules; empty when it passes."""
-    low = got.reply.lower()
-    found: list[str] = []
-    if len(got.reply) > max_chars:
-        found.append(f"too long ({len(got.reply)} > {max_chars} chars)")
-    if case.kind == "in" and not got.answered:
-        found.append("declined")
-    if case.kind == "out" and got.answered:
-        found.append("answered, should decline")
-    if case.kind == "turn" and case.must_reply and not got.reply.strip():
-        found.append("empty reply")
-    if case.kind != "out":
-        found.extend(
-            f"missing one of {list(group)}"
-            for group in case.must
-            if not any(term.lower() in low for term in group)
-        )
-    found.extend(f"contains {term!r}" for term in case.must_not if term.lower() in low)
-    return tuple(found)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A case, a system's reply to it, and why it failed (nothing when it passed)."""
-
-    case: Case
-    got: Got
-    problems: tuple[str, ...]
-
-    @property
-    def passed(self) -> bool:
-        """Whether the reply met every rule."""
-        return not self.problems
 
 
 # -- the systems ---------------------------------------------------------------------------
@@ -420,22 +352,6 @@ def run_system(system: System, cases: Sequence[Case], max_chars: int) -> tuple[O
 
 
 # -- the report ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Rate:
-    """Passed out of total."""
-
-    passed: int
-    total: int
-
-    @property
-    def percent(self) -> float:
-        """The pass rate in percent (100 for no cases: nothing failed)."""
-        return 100.0 * self.passed / self.total if self.total else 100.0
-
-    def __str__(self) -> str:
-        return f"{self.passed:>3}/{self.total:<3} {self.percent:5.1f}%"
 
 
 def rates(outcomes: Iterable[Outcome], key: Callable[[Case], str | None]) -> dict[str, Rate]:

@@ -19,10 +19,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from bot.evaluation import Outcome, Rate
+from bot.evaluation.scoring import Outcome, Rate
 
 # The decision moves that decline on the interpreter's word.
 DECLINING_MOVES = frozenset({"decline", "suggest", "distinct", "noted"})
@@ -73,7 +72,6 @@ class StageReport:
 
 def stage_report(outcomes: Sequence[Outcome]) -> StageReport:
     """The stage measures of ``outcomes`` (fitbot's, with decision moves recorded)."""
-    from bot.evaluation import Rate
 
     def share(hits: int, total: int) -> Rate:
         return Rate(hits, total)
