@@ -180,12 +180,6 @@ class LanguageFile(Model):
     corrections: tuple[Text, ...] = Field(
         default=(), description="phrases that correct the previous turn ('no i meant')"
     )
-    besides: tuple[Text, ...] = Field(
-        default=(),
-        description="phrases that set the exercises named after them aside as what the person "
-        "already does ('besides squats and hinges, what else should I add'): the question is "
-        "about something else, if the knowledge base has it",
-    )
 
 
 class ExerciseNamesFile(Model):

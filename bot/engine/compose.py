@@ -98,7 +98,7 @@ class Composer:
                 return self.missing(d, record, Section.PROGRAMMING, related=ranked)
             if ask is None or ask is Ask.COMPARISON:
                 return self.overview(d, record)
-            stance = _stance_put_so(self.index, ranked, query)
+            stance = _stance_put_so(self.index, ranked, query, self.tuning.answers)
             if stance is not None:
                 # "can it replace my normal squats?": the article's answer to a question put
                 # that way ("Can negative squats replace back squats?"), first.
@@ -368,11 +368,21 @@ def followups(index: FactIndex, record: Record, shown: str | None) -> tuple[Choi
     )[:6]
 
 
-def _stance_put_so(index: FactIndex, ranked: list[Ranked], query: Query) -> Ranked | None:
-    """For a yes/no question, the item taking a stance on a question put the same way."""
+def _stance_put_so(
+    index: FactIndex, ranked: list[Ranked], query: Query, enough: float
+) -> Ranked | None:
+    """For a yes/no question, the item taking a stance on a question put the same way: it
+    covers ``enough`` of the words and says it answers a question using them."""
     if not query.yes_no:
         return None
-    return next((r for r in ranked if r.fact.stance and index.phrased(r.fact, query.topic)), None)
+    return next(
+        (
+            r
+            for r in ranked
+            if r.fact.stance and r.covers >= enough and index.phrased(r.fact, query.topic)
+        ),
+        None,
+    )
 
 
 def _top_ask(query: Query) -> Ask | None:

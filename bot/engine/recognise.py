@@ -100,8 +100,6 @@ class Recognition:
     asking_at: frozenset[int] = frozenset()
     # It opens as a continuation of what was just asked ("what about ...", "and if ...").
     continues: bool = False
-    # Records named right after "besides", "apart from": what the person already does.
-    aside: frozenset[str] = frozenset()
     # A pronoun in that part points back ("reverse squat, is *that* a squat variation?").
     points_back: bool = False
     # How the words before "one" describe records ("the *yoga* one", "the *foot grab* one").
@@ -288,7 +286,6 @@ class Recogniser:
             (p, unit) for unit, cues in lang.amounts.items() for p in _phrases(an, cues)
         )
         self.stop = frozenset(t for p in _phrases(an, lang.stopwords) for t in p)
-        self.besides = PhraseIndex((p, "besides") for p in _phrases(an, lang.besides))
         # Safety words are matched as written, not stemmed: "pulling my knees" is no "pulled
         # my hamstring", "replace my squats" no "hip replacement".
         self.safety = PhraseIndex((tuple(words(c)), c) for c in lang.safety_cues)
@@ -433,7 +430,6 @@ class Recogniser:
             described_one=self._described_one(terms),
             asking_at=asking_at,
             continues=_continues(analysis),
-            aside=self._aside(terms, mentions),
             points_back=any(
                 k == "ref" and v == Ref.IT.value and a in asking_at for a, _, (k, v) in found
             ),
@@ -464,23 +460,6 @@ class Recogniser:
         if end >= len(terms) or terms[end] in self.stop:
             return False
         return not any(t in _ONE for t in terms[end : end + 3])
-
-    def _aside(self, terms: tuple[str, ...], mentions: tuple[Mention, ...]) -> frozenset[str]:
-        """The records named right after "besides", "apart from" ("besides squats and
-        hinges"): only other names, "and", "or" and stopwords between."""
-        aside: set[str] = set()
-        for _, end, _ in self.besides.find(terms):
-            i = end
-            for m in sorted(mentions, key=lambda m: m.start):
-                if m.start < end:
-                    continue
-                if any(
-                    terms[j] not in self.stop and terms[j] not in _LIST for j in range(i, m.start)
-                ):
-                    break
-                aside.add(m.record)
-                i = m.end
-        return frozenset(aside)
 
     def _stated_units(self, analysis: Analysis) -> frozenset[str]:
         """What the amounts stated in the clause that asks measure ("so do I just put 70
@@ -606,6 +585,16 @@ def _in_question(
     shoulders go")."""
     if not analysis.asking:
         return asks_found
+    if "?" not in analysis.text:
+        # Without a question mark the last sentence asks only if it reads as a question
+        # ("... why should I care"), not as a closing remark ("hinge muscles pls. cheers").
+        opening = [
+            w.read
+            for j, w in enumerate(analysis.words)
+            if analysis.sentence[j] == analysis.asking and w.read not in _LEAD_IN
+        ][:1]
+        if not opening or (opening[0] not in _WH and opening[0] not in _AUXILIARIES):
+            return asks_found
     return [
         f
         for f in asks_found
@@ -667,8 +656,6 @@ def _form(analysis: Analysis) -> Form:
 
 # Words that may stand between "what"/"which" and the thing asked for ("what's a *decent*
 # weight", "which *long term* goal"): determiners and evaluative adjectives, as stems.
-# Words that join a list of names ("squats, hinges and lunges").
-_LIST = frozenset({"and", "or", "&", "plus"})
 _BEFORE_HEAD = frozenset(
     {
         "the",

@@ -11,6 +11,7 @@ from bot.engine.facts import Section
 from bot.knowledge import KnowledgeBase
 from bot.render import render_text
 from bot.schema import DistinctFrom, Record
+from bot.text import words
 
 # Longest reply, in plain-text characters: answers address the ask, not the whole card.
 MAX_REPLY_CHARS = 1400
@@ -70,6 +71,13 @@ class Replies:
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
         self.situations = {s.id: s.label for s in kb.language.situations}
+        # Situations that are complaints: a cue of theirs holds a safety cue ("knee pain").
+        safety = [tuple(words(cue)) for cue in kb.language.safety_cues]
+        self.complaints = frozenset(
+            s.id
+            for s in kb.language.situations
+            if any(_holds(tuple(words(cue)), phrase) for cue in s.cues for phrase in safety)
+        )
         self._names_by_kind = {
             kind: tuple(r.name for r in kb.records.values() if r.kind == kind)
             for kind in ("exercise", "topic")
@@ -265,3 +273,9 @@ class Replies:
                         name = alt.name or self.kb.records[alt.exercise or ""].name
                         return f"You mentioned {label}: consider the {name.lower()}. {alt.why}"
         return None
+
+
+def _holds(text: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
+    """Whether ``phrase`` stands in ``text`` as consecutive words."""
+    n = len(phrase)
+    return n > 0 and any(text[i : i + n] == phrase for i in range(len(text) - n + 1))

@@ -217,14 +217,13 @@ class FactIndex:
         top = heapq.nlargest(limit, scored)
         return [Ranked(self.facts[-m], score, covers) for score, m, covers in top]
 
-    def best_anywhere(self, query: Query, skip: frozenset[str] = frozenset()) -> Ranked | None:
-        """The fact of any record but those in ``skip`` that covers most of the query's
-        topic (ties: the higher score), or None when no fact shares a word with it."""
+    def best_anywhere(self, query: Query) -> Ranked | None:
+        """The fact of any record that covers most of the query's topic (ties: the higher
+        score), or None when no fact shares a word with it."""
         covered: dict[int, float] = defaultdict(float)
         for term, w in query.topic.items():
             for n in self._postings.get(term, ()):
-                if not skip or self.facts[n].record not in skip:
-                    covered[n] += w
+                covered[n] += w
         total = sum(query.topic.values())
         if not covered or total <= 0:
             return None

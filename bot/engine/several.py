@@ -226,7 +226,11 @@ class Several:
         parts.append(card)
         # What the article offers for the situation the person told us ("my balance is bad":
         # the supported version), after the cautions.
-        stated = frozenset(d.query.situations) if d.query is not None else frozenset()
+        # Not for a situation that is itself a complaint ("knee pain"): that gets the
+        # referral and the cautions only.
+        stated = (
+            frozenset(d.query.situations) - self.c.replies.complaints if d.query else frozenset()
+        )
         for alt in record.alternatives:
             if stated.intersection(alt.situations):
                 name = alt.name or self.kb.records[alt.exercise or ""].name

@@ -45,15 +45,6 @@ class Subjects:
             # negative squats? I back squat 100 kg"): each later one counts a little less.
             strength = m.strength * t.later_name ** len(strengths)
             strengths[m.record] = max(strengths.get(m.record, 0.0), strength)
-        if rec.aside and rec.aside.issuperset(strengths):
-            # "besides squats and hinges, what else should I add?": what the person already
-            # does is set aside for a record whose facts the words fit, if there is one.
-            found = self.found_by_words(rec, context)
-            if found is not None and found not in rec.aside:
-                return ordered(
-                    {found: t.context}
-                    | {r: min(v, t.context) * t.later_name for r, v in strengths.items()}
-                )
         if rec.correction and not rec.named:
             # "No, I meant the lying one with the cable": the record its description fits.
             fits = [(r, v) for r, v in rec.described if r not in context.exercises]
@@ -259,7 +250,7 @@ class Subjects:
         content = {t: w for t, w in query.subject.items() if not self.index.is_unit(t)}
         if not content:
             return None
-        best = self.index.best_anywhere(query, rec.aside)
+        best = self.index.best_anywhere(query)
         if best is None or best.covers < self.tuning.global_answers:
             return None
         if best.covers * sum(query.topic.values()) < self.tuning.global_evidence:

@@ -152,3 +152,15 @@ def test_a_safety_reply_offers_what_fits_the_stated_situation(trace: Run) -> Non
 def test_a_why_question_leads_with_the_reason(trace: Run) -> None:
     _, text = reply(trace, "why do i need a rest day after leg day")
     assert "fibre" in lead(text)
+
+
+def test_a_stance_leads_only_for_a_question_put_that_way(trace: Run) -> None:
+    # "is the leg hold safe?" shares words with "Can I do it with lower back pain?" but is
+    # not that question: the cautions answer it, without a verdict on back pain.
+    _, text = reply(trace, "is the leg hold safe?")
+    assert "cautions" in lead(text) and "back pain? " not in text
+
+
+def test_a_complaint_gets_no_exercise_offered_instead(trace: Run) -> None:
+    _, text = reply(trace, "knee pain during squats, should i keep going")
+    assert "doctor" in text.lower() and "Instead:" not in text

@@ -255,7 +255,11 @@ def test_a_part_of_a_name_counts_where_its_words_stand_together(engine: Engine) 
     assert [m.record for m in rec.mentions] == ["standing-hip-extension"]
 
 
-def test_exercises_after_besides_are_set_aside(engine: Engine) -> None:
-    rec = recognise(engine, "besides squats and hinges what else should i add")
-    assert rec.aside == {"squat", "hip-hinge"}
-    assert not recognise(engine, "squats and hinges, what else should i add").aside
+@pytest.mark.parametrize(
+    "text", ["reverse squat muscles. im 40", "hinge muscles pls. cheers", "my knee falls inward"]
+)
+def test_a_closing_remark_or_a_form_fault_changes_nothing(engine: Engine, text: str) -> None:
+    rec = recognise(engine, text)
+    assert not rec.safety
+    if "muscles" in text:
+        assert Ask.MUSCLES in rec.asks
