@@ -374,9 +374,13 @@ def configure_logging(settings: Settings) -> None:
         guard(handler, chat_hasher(salt), secrets_of(settings))
 
 
+# A webhook URL's path segment this long is taken for a secret.
+SECRET_PATH_CHARS = 16
+
+
 def secrets_of(settings: Settings) -> list[str]:
-    """What must never be logged: the token, the webhook secret, the log salt, and any
-    password in the Bot API, webhook or proxy URL."""
+    """What must never be logged: the token, the webhook secret, the log salt, any password
+    in the Bot API, webhook or proxy URL, and a secret-length segment of the webhook path."""
     found = [s.reveal() for s in (settings.token, settings.webhook_secret, settings.log_salt) if s]
     found += settings.secrets  # the Redis password among them
     urls = [settings.base_url, settings.webhook_url]
@@ -387,6 +391,16 @@ def secrets_of(settings: Settings) -> list[str]:
             password = urlsplit(url).password if url else None
             if password:
                 found += [password, unquote(password)]
+    if settings.webhook_url:
+        # A webhook path often carries a secret of its own ("/hook/3f9a...c1"): a segment long
+        # enough to be one is never logged either.
+        path = urlsplit(settings.webhook_url).path
+        found += [
+            form
+            for part in path.split("/")
+            if len(unquote(part)) >= SECRET_PATH_CHARS
+            for form in (part, unquote(part))
+        ]
     return found
 
 
