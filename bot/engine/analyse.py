@@ -130,6 +130,8 @@ class Analysis:
     asking: int = 0
     # The clause (between commas or sentence ends) each word is in.
     clause: tuple[int, ...] = ()
+    # The words read past as hedges ("kinda", "usually").
+    hedges: frozenset[int] = frozenset()
 
     @cached_property
     def corrected(self) -> dict[str, str]:
@@ -281,7 +283,10 @@ class Analyzer:
         starts = [m.start() for m in found]
         sentence, asking = _sentences(norm, starts)
         clause = _parts(_CLAUSE_END, norm, starts)
-        return Analysis(norm, read, terms, tuple(kept[i] for i in at), sentence, asking, clause)
+        hedges = frozenset(range(len(read))) - frozenset(kept)
+        return Analysis(
+            norm, read, terms, tuple(kept[i] for i in at), sentence, asking, clause, hedges
+        )
 
     def _without_fillers(self, read: list[str]) -> list[int]:
         """Indexes of the words that are not hedges ("kinda", "basically")."""

@@ -250,7 +250,17 @@ _AMOUNT_PHRASES = (
     ("what", "percent"),
     ("how", "frequently"),
 )
-_WHY_PHRASES = (("why",), ("how", "come"), ("what", "causes"), ("whats", "the", "reason"))
+_WHY_PHRASES = (
+    ("why",),
+    ("how", "come"),
+    ("what", "causes"),
+    ("whats", "causing"),
+    ("what", "is", "causing"),
+    ("whats", "behind"),
+    ("what", "is", "behind"),
+    ("whats", "the", "reason"),
+    ("what", "is", "the", "reason"),
+)
 _WHICH_PHRASES = (
     ("which",),
     ("what", "is", "better"),
@@ -628,8 +638,9 @@ def _ask_weights(
 
 
 def _form(analysis: Analysis) -> Form:
-    """The question's form, read from its words as spelled right."""
-    read = [w.read for w in analysis.words]
+    """The question's form, read from its words as spelled right, hedges left out ("what's
+    usually behind that")."""
+    read = [w.read for i, w in enumerate(analysis.words) if i not in analysis.hedges]
     grams = _ngrams(read)
     start = 0
     while start < len(read) and read[start] in _LEAD_IN:

@@ -263,3 +263,11 @@ def test_a_closing_remark_or_a_form_fault_changes_nothing(engine: Engine, text: 
     assert not rec.safety
     if "muscles" in text:
         assert Ask.MUSCLES in rec.asks
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["what's usually behind my knees caving in", "what is causing my back to arch", "how come"],
+)
+def test_cause_questions_ask_why(engine: Engine, text: str) -> None:
+    assert recognise(engine, text).form is Form.WHY
