@@ -20,7 +20,8 @@ class Context:
     first; ``lead`` the fact the last answer led with, as (record, kind, method, position);
     ``listed`` the records the last comparison or list showed, in order ("the second one");
     ``measured`` what the last question asked to measure ("how long": duration), so "and
-    coming back up?" asks the same.
+    coming back up?" asks the same; ``said`` the words the last message was about ("stuck
+    for 3 months": plateau, month), so a bare "would negative squats help?" asks about them.
     """
 
     exercises: tuple[str, ...] = ()
@@ -31,6 +32,7 @@ class Context:
     lead: tuple[str, str, int, int] | None = None
     listed: tuple[str, ...] = ()
     measured: tuple[str, ...] = ()
+    said: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         """Serialise for the persistent store."""
@@ -51,6 +53,7 @@ class Context:
                 recent=tuple(str(x) for x in data.get("recent", ())),
                 listed=tuple(str(x) for x in data.get("listed", ())),
                 measured=tuple(str(x) for x in data.get("measured", ())),
+                said=tuple(str(x) for x in data.get("said", ())),
                 lead=(str(lead[0]), str(lead[1]), int(lead[2]), int(lead[3]))
                 if isinstance(lead, list) and len(lead) == 4
                 else None,

@@ -104,7 +104,9 @@ class Engine:
         recognition = self.recogniser.recognise(analysis)
         decision = self.interpreter.decide(recognition, context)
         composed = self._compose(decision)
-        return Trace(analysis, recognition, decision, Reply(composed.answer, composed.context))
+        said = tuple(t for t in recognition.topic if t not in recognition.cue_terms)
+        after = replace(composed.context, said=said)
+        return Trace(analysis, recognition, decision, Reply(composed.answer, after))
 
     def show(self, exercise: str, intent: str, context: Context = FRESH) -> Reply:
         """One section of a record, as a button press or command asks for it."""

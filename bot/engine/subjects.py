@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from bot.context import Context
+from bot.engine.analyse import Spelling, Word
 from bot.engine.names import NameIndex
 from bot.engine.recognise import Ask, Form, How, Recognition, Ref
 from bot.engine.retrieve import FactIndex, Query
@@ -287,6 +288,11 @@ class Subjects:
             # the most with it, explanations first, the fact itself left out.
             weights = self.index.about_fact(lead)
             exclude = frozenset({lead})
+        elif not weights and rec.form is Form.YES_NO and context.said and (rec.named or rec.refs):
+            # "my squat has been stuck for 3 months" then "would negative squats help?": help
+            # with what the person just said.
+            said = ((t, Word(t, t, Spelling.KNOWN)) for t in context.said)
+            weights = self.index.weights(said, frozenset())
         asks = rec.asks
         amount = rec.form is Form.AMOUNT or (rec.form is Form.YES_NO and bool(rec.stated_units))
         units = rec.units

@@ -189,3 +189,10 @@ def test_two_records_named_together_are_a_list_to_pick_from(trace: Run) -> None:
         "ok how do i do the second one", "for glutes is a squat or a hip hinge better"
     ).decision
     assert decision.records[0] == "hip-hinge"
+
+
+def test_a_bare_yes_no_asks_about_what_was_just_said(trace: Run) -> None:
+    # "help" with nothing of its own to help with: with the plateau the person described.
+    query = trace("would negative squats help", "my squat has been stuck at 100kg").decision.query
+    assert query is not None and "plateau" in query.topic
+    assert trace("would negative squats help").decision.query.topic == {}
