@@ -639,8 +639,18 @@ def _ask_weights(
 
 def _form(analysis: Analysis) -> Form:
     """The question's form, read from its words as spelled right, hedges left out ("what's
-    usually behind that")."""
-    read = [w.read for i, w in enumerate(analysis.words) if i not in analysis.hedges]
+    usually behind that"); from the sentence that asks on, when one ends in a question mark
+    ("my squat is stuck. would negatives sort it out?")."""
+    asked = (
+        frozenset(j for j, n in enumerate(analysis.sentence) if n >= analysis.asking)
+        if "?" in analysis.text and len(set(analysis.sentence)) > 1
+        else None
+    )
+    read = [
+        w.read
+        for i, w in enumerate(analysis.words)
+        if i not in analysis.hedges and (asked is None or i in asked)
+    ]
     grams = _ngrams(read)
     start = 0
     while start < len(read) and read[start] in _LEAD_IN:

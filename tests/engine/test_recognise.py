@@ -271,3 +271,11 @@ def test_a_closing_remark_or_a_form_fault_changes_nothing(engine: Engine, text: 
 )
 def test_cause_questions_ask_why(engine: Engine, text: str) -> None:
     assert recognise(engine, text).form is Form.WHY
+
+
+def test_the_form_is_the_asking_sentences(engine: Engine) -> None:
+    rec = recognise(
+        engine, "my squat is stuck, i eat 1200 cals a day. would negatives sort it out?"
+    )
+    assert rec.form is Form.YES_NO
+    assert "calv" not in rec.topic  # "cals" are calories, not calves
