@@ -102,9 +102,10 @@ class Subjects:
                 strengths.setdefault(found, t.context * t.later_name)
         elif strengths and max(strengths.values()) < t.context:
             # Only a generic word ("squats every day"): a record whose facts cover the
-            # question far better (rest days) competes with it.
+            # question far better competes with it, if it is a topic (rest days) or a kind of
+            # what was named (a squat), not some other exercise whose words happen to fit.
             found = self.found_by_words(rec, context)
-            if found is not None:
+            if found is not None and self._kind_of(found, rec):
                 strengths.setdefault(found, t.context)
         return ordered(strengths)
 
@@ -228,6 +229,20 @@ class Subjects:
             for other in topic.related:
                 if self.kb.records[other].source == topic.source:
                     strengths.setdefault(other, self.tuning.partial)
+
+    def _kind_of(self, rid: str, rec: Recognition) -> bool:
+        """Whether ``rid`` is a topic, or one of its names holds a word of a generic name
+        the message used ("negative squat" for "squat")."""
+        record = self.kb.records[rid]
+        if record.kind == "topic":
+            return True
+        said = {
+            t
+            for m in rec.mentions
+            if m.how is How.GENERIC
+            for t in rec.analysis.terms[m.start : m.end]
+        }
+        return any(said.intersection(a) for a, r in self.names.aliases.items() if r == rid)
 
     def _covers(self, rec: Recognition, context: Context, rid: str) -> float:
         """The largest share of the question's topic one fact of record ``rid`` covers."""

@@ -196,3 +196,9 @@ def test_a_bare_yes_no_asks_about_what_was_just_said(trace: Run) -> None:
     query = trace("would negative squats help", "my squat has been stuck at 100kg").decision.query
     assert query is not None and "plateau" in query.topic
     assert trace("would negative squats help").decision.query.topic == {}
+
+
+def test_a_generic_name_gives_way_only_to_a_kind_of_it_or_a_topic(trace: Run) -> None:
+    # The leg hold has a mistake about leaning forward too, but "squat" was said.
+    decision = trace("when i squat my knees shoot forward first, is that wrong").decision
+    assert decision.records[0] == "squat"
