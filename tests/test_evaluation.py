@@ -47,22 +47,22 @@ SETS = {
     "D": (
         ("questions-4.yaml",),
         ("dialogs-4.yaml",),
-        {"in": 94.0, "out": 97.0, "safety": 97.0, "turn": 88.0},
+        {"in": 95.0, "out": 97.0, "safety": 98.0, "turn": 90.0},
     ),
     "F": (
         ("questions-5.yaml",),
         ("dialogs-5.yaml",),
-        {"in": 90.0, "out": 95.0, "safety": 94.0, "turn": 95.0},
+        {"in": 91.0, "out": 95.0, "safety": 98.0, "turn": 95.0},
     ),
     "G": (
         ("questions-6.yaml",),
         ("dialogs-6.yaml",),
-        {"in": 89.0, "out": 94.0, "safety": 98.0, "turn": 87.0},
+        {"in": 90.0, "out": 95.0, "safety": 98.0, "turn": 89.0},
     ),
     "E2 (final)": (
         ("questions-7.yaml",),
         ("dialogs-7.yaml",),
-        {"in": 87.0, "out": 92.0, "safety": 98.0, "turn": 94.0},
+        {"in": 89.0, "out": 92.0, "safety": 98.0, "turn": 94.0},
     ),
 }
 
