@@ -124,11 +124,13 @@ return fresh
 """
 
 # Take the chat's turn (or nothing, if another replica has it); with it, whether the update was
-# handled, the chat's context and how many of its replies wait in the outbox.
+# handled, the chat's context, how many of its replies wait in the outbox and (given its key)
+# whether it has a comment request.
 _TURN = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
 local handled = redis.call('ZSCORE', KEYS[2], ARGV[3]) and 1 or 0
-return {handled, redis.call('GET', KEYS[3]) or '', redis.call('ZCARD', KEYS[4])}
+local asked = KEYS[5] and redis.call('EXISTS', KEYS[5]) or 1
+return {handled, redis.call('GET', KEYS[3]) or '', redis.call('ZCARD', KEYS[4]), asked}
 """
 
 # Keep a rating (replacing the message's earlier one) and drop the oldest beyond the bound.
@@ -314,6 +316,8 @@ class RedisStore:
         self._handled_since_prune = 0
         self._held: dict[int, Context] = {}  # chats whose turn this process holds
         self._pending: dict[int, int] = {}  # their replies waiting in the outbox then
+        self._unasked: set[str] = set()  # chat hashes of held turns without a comment request
+        self._counts: list[tuple[str, str, int]] = []  # answer counts to write with a release
         self._closed = False
         k = self._key
         self._inbox, self._handled, self._last = k("inbox"), k("handled"), k("last-update")
@@ -357,9 +361,14 @@ class RedisStore:
 
     # -- turns ------------------------------------------------------------------------------
 
-    def turn(self, chat_id: int, update_id: int) -> AbstractAsyncContextManager[bool]:
-        """The chat's lock in Redis while one of its updates is handled (see :class:`_Turn`)."""
-        return _Turn(self, chat_id, update_id)
+    def turn(
+        self, chat_id: int, update_id: int, chat_hash: str | None = None
+    ) -> AbstractAsyncContextManager[bool]:
+        """The chat's lock in Redis while one of its updates is handled (see :class:`_Turn`).
+        With ``chat_hash`` (the key of the chat's comment request), whether it has a comment
+        request is read with the turn: :meth:`take_comment_request` then costs no round trip
+        when it has none (a request is made only in the chat's own turn)."""
+        return _Turn(self, chat_id, update_id, chat_hash)
 
     def quiet(self, chat_id: int) -> bool:
         """True only while this process holds the chat's turn and nothing of it waited in the
@@ -571,6 +580,7 @@ class RedisStore:
 
     async def request_comment(self, chat: str, message: int) -> None:
         """A key per chat that expires by itself."""
+        self._unasked.discard(chat)
         await self._guard(
             "keep a comment request",
             self.client.set(
@@ -581,7 +591,9 @@ class RedisStore:
         )
 
     async def take_comment_request(self, chat: str) -> tuple[int, float] | None:
-        """GETDEL the chat's request."""
+        """GETDEL the chat's request (nothing to do if its turn found none)."""
+        if chat in self._unasked:
+            return None
         raw = await self._guard(
             "read a comment request", self.client.getdel(self._key(f"comment-request:{chat}"))
         )
@@ -595,13 +607,23 @@ class RedisStore:
     async def count_answer(
         self, at: float, record: str | None, section: str | None, answered: bool, via: str
     ) -> None:
-        """HINCRBY the day's field; the day joins the index."""
+        """HINCRBY the day's field; the day joins the index. While this process holds a turn
+        (an update under way, which counts its answer before it lets go), the count is written
+        with the next release of a turn, in its round trip."""
         day = day_of(at)
         field = json.dumps([record or "", section or "", int(answered), via])
-        async with self.client.pipeline(transaction=False) as pipe:
-            pipe.hincrby(self._key(f"answers:{day}"), field, 1)
+        self._counts.append((self._key(f"answers:{day}"), field, day))
+        if not self._held:
+            async with self.client.pipeline(transaction=False) as pipe:
+                self._queue_counts(pipe)
+                await self._guard("count an answer", pipe.execute())
+
+    def _queue_counts(self, pipe: Any) -> None:
+        """Add the answer counts not written yet to ``pipe``."""
+        counts, self._counts = self._counts, []
+        for key, field, day in counts:
+            pipe.hincrby(key, field, 1)
             pipe.zadd(self._days, {str(day): day})
-            await self._guard("count an answer", pipe.execute())
 
     async def ratings(self, since: float | None = None) -> list[Rating]:
         """The ratings since ``since``, oldest first."""
@@ -699,10 +721,13 @@ class _Turn:
     by its holder), taken by polling, since one is held only for milliseconds. If Redis fails,
     the update is handled without it."""
 
-    def __init__(self, store: RedisStore, chat_id: int, update_id: int) -> None:
+    def __init__(
+        self, store: RedisStore, chat_id: int, update_id: int, chat_hash: str | None
+    ) -> None:
         self._store = store
         self._chat = chat_id
         self._update = update_id
+        self._hash = chat_hash
         self._token = secrets.token_hex(8)
         self._key = store._key(f"turn:{chat_id}")
 
@@ -714,6 +739,8 @@ class _Turn:
             store._key(f"ctx:{chat}"),
             store._key(f"lane:{chat}"),
         ]
+        if self._hash is not None:
+            keys.append(store._key(f"comment-request:{self._hash}"))
         args: list[str | int] = [self._token, store._turn_ms, self._update]
         deadline = time.monotonic() + store._turn_seconds + 1
         pause = TURN_POLL_FIRST
@@ -724,9 +751,11 @@ class _Turn:
                 await store._guard("take a chat's turn", _raise(exc))
                 return True
             if taken is not None:
-                handled, context, pending = taken
+                handled, context, pending, asked = taken
                 store._held[chat] = Context.from_json(context) if context else Context()
                 store._pending[chat] = int(pending)
+                if self._hash is not None and not int(asked):
+                    store._unasked.add(self._hash)
                 return not int(handled)
             if time.monotonic() >= deadline:  # the holder is stuck: go on without the turn
                 logger.warning("chat %s: turn still held after %.0f s", chat, store._turn_seconds)
@@ -735,13 +764,22 @@ class _Turn:
             pause = min(TURN_POLL_CAP, pause * 2)
 
     async def __aexit__(self, *exc: object) -> None:
+        """Let go of the turn, writing the answer counts of updates under way with it."""
         store = self._store
         store._held.pop(self._chat, None)
         store._pending.pop(self._chat, None)
-        await store._guard(
-            "release a chat's turn",
-            store._release_turn_script(keys=[self._key], args=[self._token]),
-        )
+        if self._hash is not None:
+            store._unasked.discard(self._hash)
+        release = store._release_turn_script
+        if not store._counts:
+            await store._guard(
+                "release a chat's turn", release(keys=[self._key], args=[self._token])
+            )
+            return
+        async with store.client.pipeline(transaction=False) as pipe:
+            await release(keys=[self._key], args=[self._token], client=pipe)
+            store._queue_counts(pipe)
+            await store._guard("release a chat's turn", pipe.execute())
 
 
 async def _raise(exc: BaseException) -> None:

@@ -76,6 +76,8 @@ LOG_ERRORS_EVERY = 1_000
 MAX_RATINGS = 100_000
 # A comment request nobody answered is forgotten after this long.
 COMMENT_REQUEST_SECONDS = 24 * 60 * 60
+# Chats known to have a comment request are re-read from the file past this many.
+MAX_ASKED_CHATS = 10_000
 SECONDS_PER_DAY = 86_400
 # How an answered question came in: typed (or a command with words), or a section button.
 VIA_QUESTION = "question"
@@ -392,9 +394,12 @@ class Store(ContextStore, InboxStore, OutboxStore, UnansweredLog, FeedbackLog, P
     def location(self) -> str:
         """Where the state is, for log lines (never with a password)."""
 
-    def turn(self, chat_id: int, update_id: int) -> AbstractAsyncContextManager[bool]:
+    def turn(
+        self, chat_id: int, update_id: int, chat_hash: str | None = None
+    ) -> AbstractAsyncContextManager[bool]:
         """Hold the chat while one of its updates is handled; enter as False if the update was
-        handled already (by any process)."""
+        handled already (by any process). ``chat_hash``: the chat as its comment request is
+        kept (see :meth:`FeedbackLog.take_comment_request`), if the caller knows it."""
 
     async def ping(self) -> bool:
         """Whether the store answers (for ``/healthz``)."""
@@ -444,6 +449,7 @@ class SqliteStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
+            self._asked = self._chats_asked()
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot open the state file {self.path}: {exc}") from exc
 
@@ -454,7 +460,9 @@ class SqliteStore:
         """The state file's path."""
         return str(self.path)
 
-    def turn(self, chat_id: int, update_id: int) -> AbstractAsyncContextManager[bool]:
+    def turn(
+        self, chat_id: int, update_id: int, chat_hash: str | None = None
+    ) -> AbstractAsyncContextManager[bool]:
         """Nothing to hold: one process owns the file, and orders each chat itself."""
         return _NO_TURN
 
@@ -765,11 +773,21 @@ class SqliteStore:
                 (now - COMMENT_REQUEST_SECONDS,),
             )
 
+        self._asked.add(chat)  # before the write: a chat too many only costs a look
         self._guard("keep a comment request", lambda: self._transaction(write), None)
+        if len(self._asked) > MAX_ASKED_CHATS:  # chats that never wrote again: read afresh
+            self._asked = self._guard("read comment requests", self._chats_asked, self._asked)
 
     async def take_comment_request(self, chat: str) -> tuple[int, float] | None:
         """``(message, requested_at)`` of ``chat``'s comment request, forgetting it; None if
-        there is none (or it is older than :data:`COMMENT_REQUEST_SECONDS`)."""
+        there is none (or it is older than :data:`COMMENT_REQUEST_SECONDS`).
+
+        Every text message asks, and hardly any chat has a request: the chats that may have
+        one are known in memory (this process owns the file), so the others cost no
+        statement."""
+        if chat not in self._asked:
+            return None
+        self._asked.discard(chat)
         oldest = self._clock() - COMMENT_REQUEST_SECONDS
 
         def take() -> tuple[int, float] | None:
@@ -853,6 +871,10 @@ class SqliteStore:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def _chats_asked(self) -> set[str]:
+        """The chats with a comment request in the file."""
+        return {chat for (chat,) in self._db.execute("SELECT chat FROM comment_request")}
 
     def _prune_inbox(self, newest: int, now: float) -> None:
         """Forget handled updates older than a day or far behind the newest.
