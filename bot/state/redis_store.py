@@ -68,6 +68,7 @@ from bot.context import Context
 from bot.errors import ConfigError
 from bot.metrics import replica_name
 from bot.settings import redis_display
+from bot.state.batching import ScriptBatcher
 from bot.state.store import (
     COMMENT_REQUEST_SECONDS,
     DEDUPE_SECONDS,
@@ -156,7 +157,13 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rating))
 return 1
 """
 
+# Let go of a turn, and count answers: KEYS[3...] the days' hashes, ARGV[2...] pairs of the
+# field and the day.
 _RELEASE_TURN = """
+for i = 3, #KEYS do
+  redis.call('HINCRBY', KEYS[i], ARGV[2 * i - 4], 1)
+  redis.call('ZADD', KEYS[2], ARGV[2 * i - 3], ARGV[2 * i - 3])
+end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
@@ -333,6 +340,7 @@ class RedisStore:
         self._release_lane_script = script(_RELEASE_LANE)
         self._sweep_script = script(_SWEEP)
         self._let_go_script = script(_LET_GO)
+        self._batch = ScriptBatcher(self.client)
         self._rate_script = script(_RATE)
         self._comment_script = script(_ADD_COMMENT)
         self._lanes_held: set[int] = set()  # chats whose lane lease this process holds
@@ -385,7 +393,7 @@ class RedisStore:
         args = [value for update_id, body in updates for value in (update_id, body)]
         fresh = await self._guard(
             "keep updates",
-            self._receive_script(keys=[self._handled, self._inbox, self._last], args=args),
+            self._batch.call(self._receive_script, [self._handled, self._inbox, self._last], args),
             None,
         )
         if fresh is None:
@@ -432,8 +440,9 @@ class RedisStore:
         k = self._key
         rows = await self._guard(
             "keep a reply",
-            self._commit_script(
-                keys=[
+            self._batch.call(
+                self._commit_script,
+                [
                     k(f"ctx:{chat_id}"),
                     self._handled,
                     self._inbox,
@@ -444,7 +453,7 @@ class RedisStore:
                     self._lanes,
                     self._seq,
                 ],
-                args=[
+                [
                     now,
                     "" if update_id is None else update_id,
                     context.to_json() if changed and context is not None else "",
@@ -471,8 +480,10 @@ class RedisStore:
         if row is not None:
             await self._guard(
                 "forget a delivered reply",
-                self._delivered_script(
-                    keys=[self._outbox, self._lane_of, self._lanes], args=[row, self.prefix]
+                self._batch.call(
+                    self._delivered_script,
+                    [self._outbox, self._lane_of, self._lanes],
+                    [row, self.prefix],
                 ),
             )
 
@@ -609,7 +620,8 @@ class RedisStore:
     ) -> None:
         """HINCRBY the day's field; the day joins the index. While this process holds a turn
         (an update under way, which counts its answer before it lets go), the count is written
-        with the next release of a turn, in its round trip."""
+        by the script that next releases a turn, in its round trip (a pipeline with a script
+        would cost a SCRIPT EXISTS round trip of its own)."""
         day = day_of(at)
         field = json.dumps([record or "", section or "", int(answered), via])
         self._counts.append((self._key(f"answers:{day}"), field, day))
@@ -746,7 +758,7 @@ class _Turn:
         pause = TURN_POLL_FIRST
         while True:
             try:
-                taken = await store._turn_script(keys=keys, args=args)
+                taken = await store._batch.call(store._turn_script, keys, args)
             except (RedisError, OSError) as exc:
                 await store._guard("take a chat's turn", _raise(exc))
                 return True
@@ -770,16 +782,15 @@ class _Turn:
         store._pending.pop(self._chat, None)
         if self._hash is not None:
             store._unasked.discard(self._hash)
-        release = store._release_turn_script
-        if not store._counts:
-            await store._guard(
-                "release a chat's turn", release(keys=[self._key], args=[self._token])
-            )
-            return
-        async with store.client.pipeline(transaction=False) as pipe:
-            await release(keys=[self._key], args=[self._token], client=pipe)
-            store._queue_counts(pipe)
-            await store._guard("release a chat's turn", pipe.execute())
+        counts, store._counts = store._counts, []
+        await store._guard(
+            "release a chat's turn",
+            store._batch.call(
+                store._release_turn_script,
+                [self._key, store._days, *(key for key, _, _ in counts)],
+                [self._token, *(v for _, field, day in counts for v in (field, day))],
+            ),
+        )
 
 
 async def _raise(exc: BaseException) -> None:
