@@ -57,6 +57,7 @@ from typing import Any, Protocol, TypeVar
 
 from bot.context import Context
 from bot.errors import ConfigError
+from bot.state.grouping import GroupCommit, Write
 
 logger = logging.getLogger(__name__)
 
@@ -450,6 +451,7 @@ class SqliteStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
             self._asked = self._chats_asked()
+            self._group = GroupCommit(self._db)
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot open the state file {self.path}: {exc}") from exc
 
@@ -504,34 +506,30 @@ class SqliteStore:
             return set()
         now = self._clock()
 
-        def write() -> set[int]:
+        def statements() -> set[int]:
             fresh: set[int] = set()
-
-            def statements() -> None:
-                for update_id, body in updates:
-                    cursor = self._db.execute(
-                        "INSERT OR IGNORE INTO inbox (update_id, received_at, body) "
-                        "VALUES (?, ?, ?)",
-                        (update_id, now, body),
-                    )
-                    if cursor.rowcount:
-                        fresh.add(update_id)
-
-            if len(updates) == 1:
-                statements()  # one statement commits on its own
-            else:
-                self._transaction(statements)
-            self._received += len(fresh)
-            if self._received >= PRUNE_EVERY:
-                self._received = 0
-                self._prune_inbox(max(fresh, default=0), now)
+            for update_id, body in updates:
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO inbox (update_id, received_at, body) VALUES (?, ?, ?)",
+                    (update_id, now, body),
+                )
+                if cursor.rowcount:
+                    fresh.add(update_id)
             return fresh
 
-        return self._guard("keep updates", write, {update_id for update_id, _ in updates})
+        fresh = await self._write("keep updates", statements, None, many=len(updates) > 1)
+        if fresh is None:
+            return {update_id for update_id, _ in updates}
+        self._received += len(fresh)
+        if self._received >= PRUNE_EVERY:
+            self._received = 0
+            newest = max(fresh, default=0)
+            self._guard("prune the inbox", lambda: self._prune_inbox(newest, now), None)
+        return fresh
 
     async def handled(self, update_id: int) -> None:
         """Mark an update handled (its reply, if any, already committed)."""
-        self._guard(
+        await self._write(
             "mark an update handled",
             lambda: self._db.execute(
                 "UPDATE inbox SET body = NULL WHERE update_id = ?", (update_id,)
@@ -579,46 +577,38 @@ class SqliteStore:
         if context is not None:
             self._remember(chat_id, context)
 
-        def write() -> list[PendingReply]:
+        def statements() -> list[PendingReply]:
             rows: list[PendingReply] = []
-
-            def statements() -> None:
-                if changed and context is not None:
-                    self._db.execute(_UPSERT_CONTEXT, (chat_id, _context_json(context), now))
-                for message in messages:
-                    cursor = self._db.execute(
-                        f"INSERT INTO outbox ({_OUTGOING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            message.chat_id,
-                            now,
-                            message.text,
-                            message.parse_mode,
-                            message.reply_to,
-                            message.thread,
-                            message.markup,
-                        ),
-                    )
-                    rows.append(PendingReply(cursor.lastrowid, now, message))
-                if update_id is not None:
-                    self._db.execute(
-                        "UPDATE inbox SET body = NULL WHERE update_id = ?", (update_id,)
-                    )
-
-            if not changed and not messages and update_id is None:
-                return rows
-            if len(messages) + changed + (update_id is not None) == 1:
-                statements()  # one statement commits on its own
-            else:
-                self._transaction(statements)
+            if changed and context is not None:
+                self._db.execute(_UPSERT_CONTEXT, (chat_id, _context_json(context), now))
+            for message in messages:
+                cursor = self._db.execute(
+                    f"INSERT INTO outbox ({_OUTGOING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        message.chat_id,
+                        now,
+                        message.text,
+                        message.parse_mode,
+                        message.reply_to,
+                        message.thread,
+                        message.markup,
+                    ),
+                )
+                rows.append(PendingReply(cursor.lastrowid, now, message))
+            if update_id is not None:
+                self._db.execute("UPDATE inbox SET body = NULL WHERE update_id = ?", (update_id,))
             return rows
 
+        if not changed and not messages and update_id is None:
+            return []
         fallback = [PendingReply(None, now, message) for message in messages]
-        return self._guard("keep a reply", write, fallback)
+        many = len(messages) + changed + (update_id is not None) > 1
+        return await self._write("keep a reply", statements, fallback, many=many)
 
     async def delivered(self, row: int | None) -> None:
         """Forget an outbox row: Telegram has it (or it was given up)."""
         if row is not None:
-            self._guard(
+            await self._write(
                 "forget a delivered reply",
                 lambda: self._db.execute("DELETE FROM outbox WHERE id = ?", (row,)),
                 None,
@@ -676,7 +666,7 @@ class SqliteStore:
                 )
             return True
 
-        return self._guard("record an unanswered question", write, False)
+        return await self._write("record an unanswered question", write, False)
 
     async def count_unanswered(self) -> int:
         """How many unanswered questions are kept."""
@@ -806,7 +796,7 @@ class SqliteStore:
         self, at: float, record: str | None, section: str | None, answered: bool, via: str
     ) -> None:
         """Count one question answered (or declined) at ``at`` (Unix time) in its UTC day."""
-        self._guard(
+        await self._write(
             "count an answer",
             lambda: self._db.execute(
                 _COUNT_ANSWER, (day_of(at), record or "", section or "", answered, via)
@@ -837,6 +827,7 @@ class SqliteStore:
         if self._closed:
             return
         self._closed = True
+        self._group.flush()
         self._guard(
             "checkpoint", lambda: self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)"), None
         )
@@ -863,14 +854,28 @@ class SqliteStore:
                 )
             return fallback
 
-    def _transaction(self, statements: Callable[[], object]) -> None:
+    def _transaction(self, statements: Callable[[], T]) -> T:
         self._db.execute("BEGIN")
         try:
-            statements()
+            result = statements()
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+        return result
+
+    async def _write(
+        self, doing: str, statements: Callable[[], T], fallback: T, *, many: bool = False
+    ) -> T:
+        """``statements()`` committed with the other writes of this loop turn (see
+        :mod:`bot.state.grouping`), or ``fallback`` if the file fails. Alone, ``many``
+        statements get a transaction; one commits by itself."""
+
+        def alone() -> T:
+            action = (lambda: self._transaction(statements)) if many else statements
+            return self._guard(doing, action, fallback)
+
+        return await self._group.run(Write(statements, alone))
 
     def _chats_asked(self) -> set[str]:
         """The chats with a comment request in the file."""
