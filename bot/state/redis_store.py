@@ -159,6 +159,11 @@ return 1
 
 # Let go of a turn, and count answers: KEYS[3...] the days' hashes, ARGV[2...] pairs of the
 # field and the day.
+# XADD with MAXLEN ~ ARGV[1]; the fields and values follow.
+_RECORD = """
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 2))
+"""
+
 _RELEASE_TURN = """
 for i = 3, #KEYS do
   redis.call('HINCRBY', KEYS[i], ARGV[2 * i - 4], 1)
@@ -340,6 +345,7 @@ class RedisStore:
         self._release_lane_script = script(_RELEASE_LANE)
         self._sweep_script = script(_SWEEP)
         self._let_go_script = script(_LET_GO)
+        self._record_script = script(_RECORD)
         self._batch = ScriptBatcher(self.client)
         self._rate_script = script(_RATE)
         self._comment_script = script(_ADD_COMMENT)
@@ -527,7 +533,8 @@ class RedisStore:
     # -- unanswered questions ---------------------------------------------------------------
 
     async def record_unanswered(self, question: UnansweredQuestion) -> bool:
-        """Append to the stream, trimmed to about :data:`MAX_UNANSWERED`."""
+        """Append to the stream, trimmed to about :data:`MAX_UNANSWERED` (a script, so it goes
+        with the other scripts of the loop turn)."""
         fields: dict[Any, Any] = {
             "text": question.text[:MAX_RECORDED_CHARS],
             "asked_at": question.asked_at,
@@ -538,7 +545,11 @@ class RedisStore:
         }
         added = await self._guard(
             "record an unanswered question",
-            self.client.xadd(self._unanswered, fields, maxlen=MAX_UNANSWERED, approximate=True),
+            self._batch.call(
+                self._record_script,
+                [self._unanswered],
+                [MAX_UNANSWERED, *(v for pair in fields.items() for v in pair)],
+            ),
         )
         return added is not None
 
