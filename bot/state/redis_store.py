@@ -157,13 +157,13 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rating))
 return 1
 """
 
-# Let go of a turn, and count answers: KEYS[3...] the days' hashes, ARGV[2...] pairs of the
-# field and the day.
 # XADD with MAXLEN ~ ARGV[1]; the fields and values follow.
 _RECORD = """
 return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 2))
 """
 
+# Let go of a turn, and count answers: KEYS[3...] the days' hashes, ARGV[2...] pairs of the
+# field and the day.
 _RELEASE_TURN = """
 for i = 3, #KEYS do
   redis.call('HINCRBY', KEYS[i], ARGV[2 * i - 4], 1)
