@@ -86,10 +86,17 @@ class LogfmtFormatter(logging.Formatter):
         tail = logfmt(extra)
         return f"{line} {tail}" if tail else line
 
+    _second: int | None = None
+    _second_text = ""
+
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        """``2024-05-01T12:00:00.123Z``."""
-        stamp = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
-        return stamp.replace("+00:00", "Z")
+        """``2024-05-01T12:00:00.123Z``. The date and time up to the second are rendered once
+        per second (a busy bot writes hundreds of lines in one)."""
+        second, millis = divmod(int(record.created * 1000), 1000)
+        if second != self._second:
+            self._second_text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = second
+        return f"{self._second_text}.{millis:03d}Z"
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,7 @@ class Operations(OutboxListener):
         if key is None or not isinstance(update, Update):
             await self._observe(update, coroutine)
             return
-        async with self._store.turn(key, update.update_id) as fresh:
+        async with self._store.turn(key, update.update_id, self.hash_chat(key)) as fresh:
             if not fresh:
                 _close(coroutine)
                 self.skipped("duplicate")

@@ -140,3 +140,16 @@ def test_any_context_round_trips_through_the_file(chat: int, context: Context) -
         return loaded
 
     assert asyncio.run(round_trip()) == context
+
+
+async def test_chats_asked_for_a_comment_are_read_afresh_past_the_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.state.store.MAX_ASKED_CHATS", 2)
+    store = SqliteStore(tmp_path / "state.sqlite3", clock=lambda: 1_000.0)
+    for n in range(5):
+        await store.request_comment(f"chat{n}", n)
+    for n in range(5):
+        assert await store.take_comment_request(f"chat{n}") == (n, 1_000.0)
+    assert await store.take_comment_request("chat0") is None
+    await store.close()

@@ -310,6 +310,42 @@ async def test_a_request_nobody_answered_is_forgotten(opener: Opener, clock: Tic
     assert await store.take_comment_request("a1b2c3") == (11, NOW + COMMENT_REQUEST_SECONDS + 1)
 
 
+async def test_a_comment_request_is_found_by_the_chats_turn(opener: Opener) -> None:
+    store = opener()
+    await store.request_comment("a1b2c3", 10)
+    async with store.turn(5, 1, "a1b2c3") as fresh:
+        assert fresh
+        assert await store.take_comment_request("a1b2c3") == (10, NOW)
+    async with store.turn(5, 2, "a1b2c3"):
+        assert await store.take_comment_request("a1b2c3") is None
+        await store.request_comment("a1b2c3", 11)  # asked in the turn (a 👎): found at once
+        assert await store.take_comment_request("a1b2c3") == (11, NOW)
+
+
+async def test_a_request_made_by_another_process_is_found(opener: Opener) -> None:
+    store = opener()
+    async with store.turn(5, 1, "a1b2c3"):
+        assert await store.take_comment_request("a1b2c3") is None
+    await opener().request_comment("a1b2c3", 10)  # another replica, or before a restart
+    again = store if store.shared else opener()
+    async with again.turn(5, 2, "a1b2c3"):
+        assert await again.take_comment_request("a1b2c3") == (10, NOW)
+
+
+async def test_an_answer_counted_in_a_turn_is_kept_once_the_turn_ends(opener: Opener) -> None:
+    store = opener()
+    async with store.turn(5, 1, "a1b2c3"):
+        await store.count_answer(NOW, "reverse-squat", "steps", True, VIA_QUESTION)
+        async with store.turn(6, 2):
+            await store.count_answer(NOW, "reverse-squat", "steps", True, VIA_QUESTION)
+    await store.count_answer(NOW, None, None, False, VIA_QUESTION)  # outside any turn
+
+    assert set(await opener().answer_counts()) == {
+        AnswerCount(float(day_of(NOW)), "reverse-squat", "steps", True, VIA_QUESTION, 2),
+        AnswerCount(float(day_of(NOW)), "", "", False, VIA_QUESTION, 1),
+    }
+
+
 async def test_answers_are_counted_per_day_record_section_and_way(opener: Opener) -> None:
     store = opener()
     day = float(day_of(NOW))

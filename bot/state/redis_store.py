@@ -68,6 +68,7 @@ from bot.context import Context
 from bot.errors import ConfigError
 from bot.metrics import replica_name
 from bot.settings import redis_display
+from bot.state.batching import ScriptBatcher
 from bot.state.store import (
     COMMENT_REQUEST_SECONDS,
     DEDUPE_SECONDS,
@@ -124,11 +125,13 @@ return fresh
 """
 
 # Take the chat's turn (or nothing, if another replica has it); with it, whether the update was
-# handled, the chat's context and how many of its replies wait in the outbox.
+# handled, the chat's context, how many of its replies wait in the outbox and (given its key)
+# whether it has a comment request.
 _TURN = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
 local handled = redis.call('ZSCORE', KEYS[2], ARGV[3]) and 1 or 0
-return {handled, redis.call('GET', KEYS[3]) or '', redis.call('ZCARD', KEYS[4])}
+local asked = KEYS[5] and redis.call('EXISTS', KEYS[5]) or 1
+return {handled, redis.call('GET', KEYS[3]) or '', redis.call('ZCARD', KEYS[4]), asked}
 """
 
 # Keep a rating (replacing the message's earlier one) and drop the oldest beyond the bound.
@@ -154,7 +157,18 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rating))
 return 1
 """
 
+# XADD with MAXLEN ~ ARGV[1]; the fields and values follow.
+_RECORD = """
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 2))
+"""
+
+# Let go of a turn, and count answers: KEYS[3...] the days' hashes, ARGV[2...] pairs of the
+# field and the day.
 _RELEASE_TURN = """
+for i = 3, #KEYS do
+  redis.call('HINCRBY', KEYS[i], ARGV[2 * i - 4], 1)
+  redis.call('ZADD', KEYS[2], ARGV[2 * i - 3], ARGV[2 * i - 3])
+end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
@@ -314,6 +328,8 @@ class RedisStore:
         self._handled_since_prune = 0
         self._held: dict[int, Context] = {}  # chats whose turn this process holds
         self._pending: dict[int, int] = {}  # their replies waiting in the outbox then
+        self._unasked: set[str] = set()  # chat hashes of held turns without a comment request
+        self._counts: list[tuple[str, str, int]] = []  # answer counts to write with a release
         self._closed = False
         k = self._key
         self._inbox, self._handled, self._last = k("inbox"), k("handled"), k("last-update")
@@ -329,6 +345,8 @@ class RedisStore:
         self._release_lane_script = script(_RELEASE_LANE)
         self._sweep_script = script(_SWEEP)
         self._let_go_script = script(_LET_GO)
+        self._record_script = script(_RECORD)
+        self._batch = ScriptBatcher(self.client)
         self._rate_script = script(_RATE)
         self._comment_script = script(_ADD_COMMENT)
         self._lanes_held: set[int] = set()  # chats whose lane lease this process holds
@@ -357,9 +375,14 @@ class RedisStore:
 
     # -- turns ------------------------------------------------------------------------------
 
-    def turn(self, chat_id: int, update_id: int) -> AbstractAsyncContextManager[bool]:
-        """The chat's lock in Redis while one of its updates is handled (see :class:`_Turn`)."""
-        return _Turn(self, chat_id, update_id)
+    def turn(
+        self, chat_id: int, update_id: int, chat_hash: str | None = None
+    ) -> AbstractAsyncContextManager[bool]:
+        """The chat's lock in Redis while one of its updates is handled (see :class:`_Turn`).
+        With ``chat_hash`` (the key of the chat's comment request), whether it has a comment
+        request is read with the turn: :meth:`take_comment_request` then costs no round trip
+        when it has none (a request is made only in the chat's own turn)."""
+        return _Turn(self, chat_id, update_id, chat_hash)
 
     def quiet(self, chat_id: int) -> bool:
         """True only while this process holds the chat's turn and nothing of it waited in the
@@ -376,7 +399,7 @@ class RedisStore:
         args = [value for update_id, body in updates for value in (update_id, body)]
         fresh = await self._guard(
             "keep updates",
-            self._receive_script(keys=[self._handled, self._inbox, self._last], args=args),
+            self._batch.call(self._receive_script, [self._handled, self._inbox, self._last], args),
             None,
         )
         if fresh is None:
@@ -423,8 +446,9 @@ class RedisStore:
         k = self._key
         rows = await self._guard(
             "keep a reply",
-            self._commit_script(
-                keys=[
+            self._batch.call(
+                self._commit_script,
+                [
                     k(f"ctx:{chat_id}"),
                     self._handled,
                     self._inbox,
@@ -435,7 +459,7 @@ class RedisStore:
                     self._lanes,
                     self._seq,
                 ],
-                args=[
+                [
                     now,
                     "" if update_id is None else update_id,
                     context.to_json() if changed and context is not None else "",
@@ -462,8 +486,10 @@ class RedisStore:
         if row is not None:
             await self._guard(
                 "forget a delivered reply",
-                self._delivered_script(
-                    keys=[self._outbox, self._lane_of, self._lanes], args=[row, self.prefix]
+                self._batch.call(
+                    self._delivered_script,
+                    [self._outbox, self._lane_of, self._lanes],
+                    [row, self.prefix],
                 ),
             )
 
@@ -507,7 +533,8 @@ class RedisStore:
     # -- unanswered questions ---------------------------------------------------------------
 
     async def record_unanswered(self, question: UnansweredQuestion) -> bool:
-        """Append to the stream, trimmed to about :data:`MAX_UNANSWERED`."""
+        """Append to the stream, trimmed to about :data:`MAX_UNANSWERED` (a script, so it goes
+        with the other scripts of the loop turn)."""
         fields: dict[Any, Any] = {
             "text": question.text[:MAX_RECORDED_CHARS],
             "asked_at": question.asked_at,
@@ -518,7 +545,11 @@ class RedisStore:
         }
         added = await self._guard(
             "record an unanswered question",
-            self.client.xadd(self._unanswered, fields, maxlen=MAX_UNANSWERED, approximate=True),
+            self._batch.call(
+                self._record_script,
+                [self._unanswered],
+                [MAX_UNANSWERED, *(v for pair in fields.items() for v in pair)],
+            ),
         )
         return added is not None
 
@@ -571,6 +602,7 @@ class RedisStore:
 
     async def request_comment(self, chat: str, message: int) -> None:
         """A key per chat that expires by itself."""
+        self._unasked.discard(chat)
         await self._guard(
             "keep a comment request",
             self.client.set(
@@ -581,7 +613,9 @@ class RedisStore:
         )
 
     async def take_comment_request(self, chat: str) -> tuple[int, float] | None:
-        """GETDEL the chat's request."""
+        """GETDEL the chat's request (nothing to do if its turn found none)."""
+        if chat in self._unasked:
+            return None
         raw = await self._guard(
             "read a comment request", self.client.getdel(self._key(f"comment-request:{chat}"))
         )
@@ -595,13 +629,24 @@ class RedisStore:
     async def count_answer(
         self, at: float, record: str | None, section: str | None, answered: bool, via: str
     ) -> None:
-        """HINCRBY the day's field; the day joins the index."""
+        """HINCRBY the day's field; the day joins the index. While this process holds a turn
+        (an update under way, which counts its answer before it lets go), the count is written
+        by the script that next releases a turn, in its round trip (a pipeline with a script
+        would cost a SCRIPT EXISTS round trip of its own)."""
         day = day_of(at)
         field = json.dumps([record or "", section or "", int(answered), via])
-        async with self.client.pipeline(transaction=False) as pipe:
-            pipe.hincrby(self._key(f"answers:{day}"), field, 1)
+        self._counts.append((self._key(f"answers:{day}"), field, day))
+        if not self._held:
+            async with self.client.pipeline(transaction=False) as pipe:
+                self._queue_counts(pipe)
+                await self._guard("count an answer", pipe.execute())
+
+    def _queue_counts(self, pipe: Any) -> None:
+        """Add the answer counts not written yet to ``pipe``."""
+        counts, self._counts = self._counts, []
+        for key, field, day in counts:
+            pipe.hincrby(key, field, 1)
             pipe.zadd(self._days, {str(day): day})
-            await self._guard("count an answer", pipe.execute())
 
     async def ratings(self, since: float | None = None) -> list[Rating]:
         """The ratings since ``since``, oldest first."""
@@ -699,10 +744,13 @@ class _Turn:
     by its holder), taken by polling, since one is held only for milliseconds. If Redis fails,
     the update is handled without it."""
 
-    def __init__(self, store: RedisStore, chat_id: int, update_id: int) -> None:
+    def __init__(
+        self, store: RedisStore, chat_id: int, update_id: int, chat_hash: str | None
+    ) -> None:
         self._store = store
         self._chat = chat_id
         self._update = update_id
+        self._hash = chat_hash
         self._token = secrets.token_hex(8)
         self._key = store._key(f"turn:{chat_id}")
 
@@ -714,19 +762,23 @@ class _Turn:
             store._key(f"ctx:{chat}"),
             store._key(f"lane:{chat}"),
         ]
+        if self._hash is not None:
+            keys.append(store._key(f"comment-request:{self._hash}"))
         args: list[str | int] = [self._token, store._turn_ms, self._update]
         deadline = time.monotonic() + store._turn_seconds + 1
         pause = TURN_POLL_FIRST
         while True:
             try:
-                taken = await store._turn_script(keys=keys, args=args)
+                taken = await store._batch.call(store._turn_script, keys, args)
             except (RedisError, OSError) as exc:
                 await store._guard("take a chat's turn", _raise(exc))
                 return True
             if taken is not None:
-                handled, context, pending = taken
+                handled, context, pending, asked = taken
                 store._held[chat] = Context.from_json(context) if context else Context()
                 store._pending[chat] = int(pending)
+                if self._hash is not None and not int(asked):
+                    store._unasked.add(self._hash)
                 return not int(handled)
             if time.monotonic() >= deadline:  # the holder is stuck: go on without the turn
                 logger.warning("chat %s: turn still held after %.0f s", chat, store._turn_seconds)
@@ -735,12 +787,20 @@ class _Turn:
             pause = min(TURN_POLL_CAP, pause * 2)
 
     async def __aexit__(self, *exc: object) -> None:
+        """Let go of the turn, writing the answer counts of updates under way with it."""
         store = self._store
         store._held.pop(self._chat, None)
         store._pending.pop(self._chat, None)
+        if self._hash is not None:
+            store._unasked.discard(self._hash)
+        counts, store._counts = store._counts, []
         await store._guard(
             "release a chat's turn",
-            store._release_turn_script(keys=[self._key], args=[self._token]),
+            store._batch.call(
+                store._release_turn_script,
+                [self._key, store._days, *(key for key, _, _ in counts)],
+                [self._token, *(v for _, field, day in counts for v in (field, day))],
+            ),
         )
 
 

@@ -57,6 +57,7 @@ from typing import Any, Protocol, TypeVar
 
 from bot.context import Context
 from bot.errors import ConfigError
+from bot.state.grouping import GroupCommit, Write
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ LOG_ERRORS_EVERY = 1_000
 MAX_RATINGS = 100_000
 # A comment request nobody answered is forgotten after this long.
 COMMENT_REQUEST_SECONDS = 24 * 60 * 60
+# Chats known to have a comment request are re-read from the file past this many.
+MAX_ASKED_CHATS = 10_000
 SECONDS_PER_DAY = 86_400
 # How an answered question came in: typed (or a command with words), or a section button.
 VIA_QUESTION = "question"
@@ -392,9 +395,12 @@ class Store(ContextStore, InboxStore, OutboxStore, UnansweredLog, FeedbackLog, P
     def location(self) -> str:
         """Where the state is, for log lines (never with a password)."""
 
-    def turn(self, chat_id: int, update_id: int) -> AbstractAsyncContextManager[bool]:
+    def turn(
+        self, chat_id: int, update_id: int, chat_hash: str | None = None
+    ) -> AbstractAsyncContextManager[bool]:
         """Hold the chat while one of its updates is handled; enter as False if the update was
-        handled already (by any process)."""
+        handled already (by any process). ``chat_hash``: the chat as its comment request is
+        kept (see :meth:`FeedbackLog.take_comment_request`), if the caller knows it."""
 
     async def ping(self) -> bool:
         """Whether the store answers (for ``/healthz``)."""
@@ -444,6 +450,8 @@ class SqliteStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
+            self._asked = self._chats_asked()
+            self._group = GroupCommit(self._db)
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot open the state file {self.path}: {exc}") from exc
 
@@ -454,7 +462,9 @@ class SqliteStore:
         """The state file's path."""
         return str(self.path)
 
-    def turn(self, chat_id: int, update_id: int) -> AbstractAsyncContextManager[bool]:
+    def turn(
+        self, chat_id: int, update_id: int, chat_hash: str | None = None
+    ) -> AbstractAsyncContextManager[bool]:
         """Nothing to hold: one process owns the file, and orders each chat itself."""
         return _NO_TURN
 
@@ -496,34 +506,30 @@ class SqliteStore:
             return set()
         now = self._clock()
 
-        def write() -> set[int]:
+        def statements() -> set[int]:
             fresh: set[int] = set()
-
-            def statements() -> None:
-                for update_id, body in updates:
-                    cursor = self._db.execute(
-                        "INSERT OR IGNORE INTO inbox (update_id, received_at, body) "
-                        "VALUES (?, ?, ?)",
-                        (update_id, now, body),
-                    )
-                    if cursor.rowcount:
-                        fresh.add(update_id)
-
-            if len(updates) == 1:
-                statements()  # one statement commits on its own
-            else:
-                self._transaction(statements)
-            self._received += len(fresh)
-            if self._received >= PRUNE_EVERY:
-                self._received = 0
-                self._prune_inbox(max(fresh, default=0), now)
+            for update_id, body in updates:
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO inbox (update_id, received_at, body) VALUES (?, ?, ?)",
+                    (update_id, now, body),
+                )
+                if cursor.rowcount:
+                    fresh.add(update_id)
             return fresh
 
-        return self._guard("keep updates", write, {update_id for update_id, _ in updates})
+        fresh = await self._write("keep updates", statements, None, many=len(updates) > 1)
+        if fresh is None:
+            return {update_id for update_id, _ in updates}
+        self._received += len(fresh)
+        if self._received >= PRUNE_EVERY:
+            self._received = 0
+            newest = max(fresh, default=0)
+            self._guard("prune the inbox", lambda: self._prune_inbox(newest, now), None)
+        return fresh
 
     async def handled(self, update_id: int) -> None:
         """Mark an update handled (its reply, if any, already committed)."""
-        self._guard(
+        await self._write(
             "mark an update handled",
             lambda: self._db.execute(
                 "UPDATE inbox SET body = NULL WHERE update_id = ?", (update_id,)
@@ -571,46 +577,38 @@ class SqliteStore:
         if context is not None:
             self._remember(chat_id, context)
 
-        def write() -> list[PendingReply]:
+        def statements() -> list[PendingReply]:
             rows: list[PendingReply] = []
-
-            def statements() -> None:
-                if changed and context is not None:
-                    self._db.execute(_UPSERT_CONTEXT, (chat_id, _context_json(context), now))
-                for message in messages:
-                    cursor = self._db.execute(
-                        f"INSERT INTO outbox ({_OUTGOING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            message.chat_id,
-                            now,
-                            message.text,
-                            message.parse_mode,
-                            message.reply_to,
-                            message.thread,
-                            message.markup,
-                        ),
-                    )
-                    rows.append(PendingReply(cursor.lastrowid, now, message))
-                if update_id is not None:
-                    self._db.execute(
-                        "UPDATE inbox SET body = NULL WHERE update_id = ?", (update_id,)
-                    )
-
-            if not changed and not messages and update_id is None:
-                return rows
-            if len(messages) + changed + (update_id is not None) == 1:
-                statements()  # one statement commits on its own
-            else:
-                self._transaction(statements)
+            if changed and context is not None:
+                self._db.execute(_UPSERT_CONTEXT, (chat_id, _context_json(context), now))
+            for message in messages:
+                cursor = self._db.execute(
+                    f"INSERT INTO outbox ({_OUTGOING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        message.chat_id,
+                        now,
+                        message.text,
+                        message.parse_mode,
+                        message.reply_to,
+                        message.thread,
+                        message.markup,
+                    ),
+                )
+                rows.append(PendingReply(cursor.lastrowid, now, message))
+            if update_id is not None:
+                self._db.execute("UPDATE inbox SET body = NULL WHERE update_id = ?", (update_id,))
             return rows
 
+        if not changed and not messages and update_id is None:
+            return []
         fallback = [PendingReply(None, now, message) for message in messages]
-        return self._guard("keep a reply", write, fallback)
+        many = len(messages) + changed + (update_id is not None) > 1
+        return await self._write("keep a reply", statements, fallback, many=many)
 
     async def delivered(self, row: int | None) -> None:
         """Forget an outbox row: Telegram has it (or it was given up)."""
         if row is not None:
-            self._guard(
+            await self._write(
                 "forget a delivered reply",
                 lambda: self._db.execute("DELETE FROM outbox WHERE id = ?", (row,)),
                 None,
@@ -668,7 +666,7 @@ class SqliteStore:
                 )
             return True
 
-        return self._guard("record an unanswered question", write, False)
+        return await self._write("record an unanswered question", write, False)
 
     async def count_unanswered(self) -> int:
         """How many unanswered questions are kept."""
@@ -765,11 +763,21 @@ class SqliteStore:
                 (now - COMMENT_REQUEST_SECONDS,),
             )
 
+        self._asked.add(chat)  # before the write: a chat too many only costs a look
         self._guard("keep a comment request", lambda: self._transaction(write), None)
+        if len(self._asked) > MAX_ASKED_CHATS:  # chats that never wrote again: read afresh
+            self._asked = self._guard("read comment requests", self._chats_asked, self._asked)
 
     async def take_comment_request(self, chat: str) -> tuple[int, float] | None:
         """``(message, requested_at)`` of ``chat``'s comment request, forgetting it; None if
-        there is none (or it is older than :data:`COMMENT_REQUEST_SECONDS`)."""
+        there is none (or it is older than :data:`COMMENT_REQUEST_SECONDS`).
+
+        Every text message asks, and hardly any chat has a request: the chats that may have
+        one are known in memory (this process owns the file), so the others cost no
+        statement."""
+        if chat not in self._asked:
+            return None
+        self._asked.discard(chat)
         oldest = self._clock() - COMMENT_REQUEST_SECONDS
 
         def take() -> tuple[int, float] | None:
@@ -788,7 +796,7 @@ class SqliteStore:
         self, at: float, record: str | None, section: str | None, answered: bool, via: str
     ) -> None:
         """Count one question answered (or declined) at ``at`` (Unix time) in its UTC day."""
-        self._guard(
+        await self._write(
             "count an answer",
             lambda: self._db.execute(
                 _COUNT_ANSWER, (day_of(at), record or "", section or "", answered, via)
@@ -819,6 +827,7 @@ class SqliteStore:
         if self._closed:
             return
         self._closed = True
+        self._group.flush()
         self._guard(
             "checkpoint", lambda: self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)"), None
         )
@@ -845,14 +854,32 @@ class SqliteStore:
                 )
             return fallback
 
-    def _transaction(self, statements: Callable[[], object]) -> None:
+    def _transaction(self, statements: Callable[[], T]) -> T:
         self._db.execute("BEGIN")
         try:
-            statements()
+            result = statements()
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+        return result
+
+    async def _write(
+        self, doing: str, statements: Callable[[], T], fallback: T, *, many: bool = False
+    ) -> T:
+        """``statements()`` committed with the other writes of this loop turn (see
+        :mod:`bot.state.grouping`), or ``fallback`` if the file fails. Alone, ``many``
+        statements get a transaction; one commits by itself."""
+
+        def alone() -> T:
+            action = (lambda: self._transaction(statements)) if many else statements
+            return self._guard(doing, action, fallback)
+
+        return await self._group.run(Write(statements, alone))
+
+    def _chats_asked(self) -> set[str]:
+        """The chats with a comment request in the file."""
+        return {chat for (chat,) in self._db.execute("SELECT chat FROM comment_request")}
 
     def _prune_inbox(self, newest: int, now: float) -> None:
         """Forget handled updates older than a day or far behind the newest.
