@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from bot.errors import KnowledgeError, Problem, short_repr
-from bot.knowledge_files import MAX_RECORD_FILES, Reader, Unreadable
+from bot.knowledge_files import DEFAULT_LIMITS, Limits, Reader, Unreadable
 from bot.schema import ExerciseNamesFile, LanguageFile, Note, Record, SourcesFile
 from bot.text import normalise
 
@@ -89,13 +89,14 @@ def default_knowledge_dir(env: Mapping[str, str] = os.environ) -> Path:
     return Path(__file__).resolve().parent.parent / "knowledge"
 
 
-def load_knowledge(directory: Path | str) -> KnowledgeBase:
-    """Load and validate ``directory``; raise :class:`KnowledgeError` listing every problem."""
+def load_knowledge(directory: Path | str, limits: Limits = DEFAULT_LIMITS) -> KnowledgeBase:
+    """Load and validate ``directory`` within ``limits``; raise :class:`KnowledgeError`
+    listing every problem."""
     root = Path(directory)
     problems = _Problems()
     if not root.is_dir():
         raise KnowledgeError([Problem(str(root), "", "not a directory")])
-    reader = Reader(root)
+    reader = Reader(root, limits)
     sources = _load_model(reader, root / "sources.yaml", SourcesFile, problems)
     language = _load_model(reader, root / "language.yaml", LanguageFile, problems)
     names_file = root / "exercise-names.yaml"
@@ -175,7 +176,11 @@ def _record_files(reader: Reader, root: Path, problems: _Problems) -> Iterator[t
         paths, more = reader.record_files(root / folder)
         if more:
             problems.append(
-                Problem(f"{folder}/", "", f"more than {MAX_RECORD_FILES} files; the rest skipped")
+                Problem(
+                    f"{folder}/",
+                    "",
+                    f"more than {reader.limits.record_files} files; the rest skipped",
+                )
             )
         for path in paths:
             yield path, kind

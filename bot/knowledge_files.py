@@ -26,6 +26,7 @@ import fnmatch
 import os
 import stat
 from collections.abc import Hashable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,20 @@ MAX_DEPTH = 32  # nesting of YAML collections; knowledge files use 5
 # to build and to validate. The largest shipped file has 1,807, all of them 6,000.
 MAX_FILE_VALUES = 50_000
 MAX_TOTAL_VALUES = 200_000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a whole knowledge directory may hold. The defaults are the bot's; a benchmark of
+    a generated base ten times larger than any coach's (``benchmarks.bench_engine``) lifts
+    them, the per-file limits stay."""
+
+    total_bytes: int = MAX_TOTAL_BYTES
+    total_values: int = MAX_TOTAL_VALUES
+    record_files: int = MAX_RECORD_FILES
+
+
+DEFAULT_LIMITS = Limits()
 RECORD_PATTERN = "*.y*ml"
 MERGE_TAG = "tag:yaml.org,2002:merge"
 # Non-blocking: opening a FIFO for reading would otherwise wait for a writer, forever.
@@ -67,10 +82,11 @@ class Reader:
     files is refused once :data:`MAX_TOTAL_BYTES` are spent.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, limits: Limits = DEFAULT_LIMITS) -> None:
         self.root = root.resolve()
-        self.remaining = MAX_TOTAL_BYTES
-        self.values_left = MAX_TOTAL_VALUES
+        self.limits = limits
+        self.remaining = limits.total_bytes
+        self.values_left = limits.total_values
 
     def load(self, path: Path) -> object:
         """The YAML data of ``path``, read as :meth:`read` reads it and parsed by
@@ -83,7 +99,8 @@ class Reader:
         except TooManyValues:
             if limit < MAX_FILE_VALUES:
                 raise Unreadable(
-                    f"would take the knowledge directory over {MAX_TOTAL_VALUES:,} YAML values; "
+                    f"would take the knowledge directory over {self.limits.total_values:,} "
+                    "YAML values; "
                     "refused"
                 ) from None
             raise Unreadable(f"has more than {MAX_FILE_VALUES:,} YAML values; refused") from None
@@ -138,7 +155,7 @@ class Reader:
         with os.scandir(folder) as entries:
             for entry in entries:
                 if fnmatch.fnmatchcase(entry.name, RECORD_PATTERN):
-                    if len(found) == MAX_RECORD_FILES:
+                    if len(found) == self.limits.record_files:
                         more = True
                         break
                     found.append(entry.name)
@@ -147,7 +164,9 @@ class Reader:
     def _too_big(self, size: int) -> str:
         if size > MAX_FILE_BYTES:
             return f"is larger than {MAX_FILE_BYTES:,} bytes; refused"
-        return f"would take the knowledge directory over {MAX_TOTAL_BYTES:,} bytes; refused"
+        return (
+            f"would take the knowledge directory over {self.limits.total_bytes:,} bytes; refused"
+        )
 
 
 def parse(text: str) -> object:

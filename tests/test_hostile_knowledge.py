@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.errors import MAX_MESSAGE_CHARS, MAX_WHERE_CHARS
-from bot.knowledge import MAX_PROBLEMS, check_knowledge, default_knowledge_dir
-from bot.knowledge_files import MAX_FILE_BYTES, MAX_FILE_VALUES, MAX_TOTAL_VALUES
+from bot.errors import MAX_MESSAGE_CHARS, MAX_WHERE_CHARS, KnowledgeError
+from bot.knowledge import MAX_PROBLEMS, check_knowledge, default_knowledge_dir, load_knowledge
+from bot.knowledge_files import MAX_FILE_BYTES, MAX_FILE_VALUES, MAX_TOTAL_VALUES, Limits
 from bot.schema import MAX_NAME_CHARS, MAX_QUESTION_CHARS
 from tests.fake_bot_api import FakeBotApi
 from tests.harness import running, settings_for
@@ -325,3 +325,13 @@ def test_a_duplicate_id_is_blamed_on_the_new_file(kb_dir: Path, copy: str) -> No
         f"exercises/{copy}: id: 'reverse-squat' does not match the file name",
         f"exercises/{copy}: id: 'reverse-squat' is already used by {REVERSE}",
     ]
+
+
+def test_a_folder_of_too_many_files_is_a_problem_within_the_limits_given(kb_dir: Path) -> None:
+    load_knowledge(kb_dir)  # the bot's limits hold the shipped base
+    with pytest.raises(KnowledgeError) as raised:
+        load_knowledge(kb_dir, Limits(record_files=5))
+    assert "exercises/: more than 5 files; the rest skipped" in str(raised.value)
+    with pytest.raises(KnowledgeError) as raised:
+        load_knowledge(kb_dir, Limits(total_bytes=50_000))
+    assert "would take the knowledge directory over 50,000 bytes" in str(raised.value)
