@@ -338,11 +338,18 @@ class PhraseIndex(Generic[T]):
 
     def __init__(self, entries: Iterable[tuple[tuple[str, ...], T]]) -> None:
         self._by_first: dict[str, list[tuple[tuple[str, ...], T]]] = {}
+        # Each phrase's values, and per first term the lengths its phrases have (longest
+        # first): a text is matched by looking its slices up, not by scanning every phrase
+        # that starts with a common word (10,000 exercise names share a few first words).
+        self._exact: dict[tuple[str, ...], list[T]] = {}
         for phrase, value in entries:
             if phrase:
                 self._by_first.setdefault(phrase[0], []).append((phrase, value))
-        for group in self._by_first.values():
-            group.sort(key=lambda pv: -len(pv[0]))  # longest first
+                self._exact.setdefault(phrase, []).append(value)
+        self._lengths = {
+            first: sorted({len(p) for p, _ in group}, reverse=True)
+            for first, group in self._by_first.items()
+        }
 
     @property
     def first_terms(self) -> Mapping[str, object]:
@@ -351,18 +358,20 @@ class PhraseIndex(Generic[T]):
 
     def longest_at(self, terms: Sequence[str], i: int) -> tuple[int, T] | None:
         """(length, value) of the longest phrase starting at ``terms[i]``, if any."""
-        for phrase, value in self._by_first.get(terms[i], ()):
-            n = len(phrase)
-            if tuple(terms[i : i + n]) == phrase:
-                return n, value
+        for n in self._lengths.get(terms[i], ()):
+            values = self._exact.get(tuple(terms[i : i + n])) if i + n <= len(terms) else None
+            if values:
+                return n, values[0]
         return None
 
     def find(self, terms: Sequence[str]) -> list[tuple[int, int, T]]:
         """Every (start, end, value) of a phrase occurring in ``terms``."""
         found = []
+        size = len(terms)
         for i, term in enumerate(terms):
-            for phrase, value in self._by_first.get(term, ()):
-                n = len(phrase)
-                if tuple(terms[i : i + n]) == phrase:
-                    found.append((i, i + n, value))
+            for n in self._lengths.get(term, ()):
+                if i + n <= size:
+                    found.extend(
+                        (i, i + n, v) for v in self._exact.get(tuple(terms[i : i + n]), ())
+                    )
         return found

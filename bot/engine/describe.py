@@ -112,8 +112,8 @@ class Descriptions:
         your back, knees to your chest" fits the reverse squat); ``among`` limits the records
         (then one or two telling words are enough: "the yoga one")."""
         q = [t for t in dict.fromkeys(terms) if t in self._records_of]
-        allowed = set(among) if among is not None else set(self.kb.records)
-        if among is not None:
+        allowed = frozenset(among) if among is not None else None
+        if allowed is not None:
             q = [t for t in q if self._records_of[t] & allowed]
         elif len(q) < self.tuning.description_terms:
             return []
@@ -124,7 +124,7 @@ class Descriptions:
         # keywords ("the leg back thing": "leg" and "back" are words of "back leg hold").
         scores: dict[str, float] = defaultdict(float)
         for t in q:
-            for rid in self._records_of[t] & allowed:
+            for rid in self._records_of[t] if allowed is None else self._records_of[t] & allowed:
                 named = t in self._name_words[rid]
                 scores[rid] += self._describe_idf[t] * (1.0 if named else 0.5) / total
         # Ties go to the knowledge base's order, the same in every run.

@@ -28,6 +28,7 @@ class Subjects:
         self.names = names
         self.index = index
         self.tuning = tuning
+        self._topics = tuple(rid for rid, r in kb.records.items() if r.kind == "topic")
 
     def records(self, rec: Recognition, context: Context) -> dict[str, float]:
         """How surely each record is meant, strongest first; empty when none is."""
@@ -116,9 +117,10 @@ class Subjects:
         named = set(rec.named)
         words = set(rec.topic)
         found = []
-        for rid, record in self.kb.records.items():
-            if record.kind != "topic" or rid in named:
+        for rid in self._topics:
+            if rid in named:
                 continue
+            record = self.kb.records[rid]
             links = named & {
                 *record.related,
                 *(r for r in named if rid in self.kb.records[r].related),
