@@ -106,7 +106,7 @@ class Subjects:
             # question far better competes with it, if it is a topic (rest days) or a kind of
             # what was named (a squat), not some other exercise whose words happen to fit.
             found = self.found_by_words(rec, context)
-            if found is not None and self._kind_of(found, rec):
+            if found is not None and _kind_of(self.kb, self.names, found, rec):
                 strengths.setdefault(found, t.context)
         return ordered(strengths)
 
@@ -232,20 +232,6 @@ class Subjects:
                 if self.kb.records[other].source == topic.source:
                     strengths.setdefault(other, self.tuning.partial)
 
-    def _kind_of(self, rid: str, rec: Recognition) -> bool:
-        """Whether ``rid`` is a topic, or one of its names holds a word of a generic name
-        the message used ("negative squat" for "squat")."""
-        record = self.kb.records[rid]
-        if record.kind == "topic":
-            return True
-        said = {
-            t
-            for m in rec.mentions
-            if m.how is How.GENERIC
-            for t in rec.analysis.terms[m.start : m.end]
-        }
-        return any(said.intersection(a) for a, r in self.names.aliases.items() if r == rid)
-
     def _covers(self, rec: Recognition, context: Context, rid: str) -> float:
         """The largest share of the question's topic one fact of record ``rid`` covers."""
         ranked = self.index.rank(self.query(rec, context, {rid: self.tuning.alias}), limit=1)
@@ -335,6 +321,20 @@ class Subjects:
             cues=rec.cue_terms,
             exclude=exclude,
         )
+
+
+def _kind_of(kb: KnowledgeBase, names: NameIndex, rid: str, rec: Recognition) -> bool:
+    """Whether ``rid`` is a topic, or one of its names holds a word of a generic name the
+    message used ("negative squat" for "squat")."""
+    if kb.records[rid].kind == "topic":
+        return True
+    said = {
+        t
+        for m in rec.mentions
+        if m.how is How.GENERIC
+        for t in rec.analysis.terms[m.start : m.end]
+    }
+    return any(said.intersection(a) for a, r in names.aliases.items() if r == rid)
 
 
 def ordered(strengths: Mapping[str, float]) -> dict[str, float]:
