@@ -86,6 +86,7 @@ from bot.state.store import (
     UnansweredQuestion,
     clip,
     day_of,
+    rating_from_row,
 )
 
 logger = logging.getLogger(__name__)
@@ -881,21 +882,7 @@ def _dump_rating(rating: Rating) -> str:
 
 
 def _rating(raw: str) -> Rating:
-    chat, message, rated_at, helpful, record, section, confidence, question, comment, asked = (
-        json.loads(raw)
-    )
-    return Rating(
-        chat,
-        int(message),
-        float(rated_at),
-        bool(helpful),
-        record,
-        section,
-        float(confidence),
-        question,
-        comment,
-        bool(asked),
-    )
+    return rating_from_row(json.loads(raw))
 
 
 async def read_feedback(

@@ -704,7 +704,7 @@ class SqliteStore:
             ).fetchone(),
             None,
         )
-        return _rating(row) if row is not None else None
+        return rating_from_row(row) if row is not None else None
 
     async def rate(self, rating: Rating) -> bool:
         """Keep ``rating`` (committed at once), replacing an earlier one of the same message;
@@ -811,7 +811,7 @@ class SqliteStore:
             lambda: self._db.execute(_SELECT_RATINGS, (_since(since),)).fetchall(),
             [],
         )
-        return [_rating(row) for row in rows]
+        return [rating_from_row(row) for row in rows]
 
     async def answer_counts(self, since: float | None = None) -> list[AnswerCount]:
         """The answer counts by day (the days that end after ``since``)."""
@@ -912,25 +912,10 @@ def read_unanswered(path: Path | str, since: float | None = None) -> list[Unansw
     ``since`` (Unix time) leaves out older ones. A state file written before the table existed
     has none. Raises :class:`ConfigError` if the file is missing or unreadable.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"no state file at {path} (set FITBOT_STATE or pass --state)")
-    try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            if not db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'unanswered'"
-            ).fetchone():
-                return []
-            rows = db.execute(
-                f"SELECT {_UNANSWERED_COLUMNS} FROM unanswered WHERE asked_at >= ? "
-                "ORDER BY asked_at, id",
-                (since if since is not None else float("-inf"),),
-            ).fetchall()
-        finally:
-            db.close()
-    except sqlite3.Error as exc:
-        raise ConfigError(f"cannot read the state file {path}: {exc}") from exc
+    query = (
+        f"SELECT {_UNANSWERED_COLUMNS} FROM unanswered WHERE asked_at >= ? ORDER BY asked_at, id"
+    )
+    rows = _read_only(path, "unanswered", query, (_since(since),))
     return [_unanswered(row) for row in rows]
 
 
@@ -939,7 +924,8 @@ def _unanswered(row: tuple[str, float, int, float, str | None, str | None]) -> U
     return UnansweredQuestion(text, asked_at, bool(answered), confidence, exercise, intent)
 
 
-def _rating(row: Sequence[Any]) -> Rating:
+def rating_from_row(row: Sequence[Any]) -> Rating:
+    """A :class:`Rating` from its fields in column order (a SQLite row, a Redis JSON list)."""
     chat, message, rated_at, helpful, record, section, confidence, question, comment, asked = row
     return Rating(
         chat,
@@ -972,7 +958,8 @@ def _day_since(since: float | None) -> float:
 def read_ratings(path: Path | str, since: float | None = None) -> list[Rating]:
     """The ratings kept in the state file ``path``, oldest first, read-only (``since``: Unix
     time). Raises :class:`ConfigError` if the file is missing or unreadable."""
-    return [_rating(row) for row in _read_only(path, "rating", _SELECT_RATINGS, (_since(since),))]
+    rows = _read_only(path, "rating", _SELECT_RATINGS, (_since(since),))
+    return [rating_from_row(row) for row in rows]
 
 
 def read_answer_counts(path: Path | str, since: float | None = None) -> list[AnswerCount]:
