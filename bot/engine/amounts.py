@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import TypeVar
 
 from bot.engine.analyse import PhraseIndex
+from bot.engine.facts import QUANTITY_WORDS
+from bot.text import stem
 
 Unit = TypeVar("Unit", bound=str)
 
@@ -37,25 +39,5 @@ def amount_units(units: PhraseIndex[Unit], terms: tuple[str, ...]) -> frozenset[
 
 _LOAD_WORDS = frozenset({"light", "lighter", "lightest", "empti"})
 _PERIODS = frozenset({"day", "daili", "week", "weekli"})
-_NUMBER_STEMS = frozenset(
-    [
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "twelv",
-        "fifteen",
-        "twenti",
-        "thirti",
-        "half",
-        "quarter",
-        "doubl",
-        "twice",
-    ]
-)
+# The quantity words facts are read for, as a question's stems read them.
+_NUMBER_STEMS = frozenset(stem(w) for w in QUANTITY_WORDS)
