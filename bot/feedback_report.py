@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from collections import defaultdict
@@ -21,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
-from bot.report import EXIT_USAGE, iso_time, local_time, parse_since
-from bot.settings import DEFAULT_STATE, REDIS_SCHEMES
+from bot.report import EXIT_USAGE, iso_time, local_time, parse_since, state_of
+from bot.settings import REDIS_SCHEMES
 from bot.state.store import AnswerCount, Rating, read_answer_counts, read_ratings
 
 NO_RATE = "-"
@@ -191,7 +190,7 @@ def add_feedback_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_feedback(args: argparse.Namespace) -> int:
     """``fitbot report feedback``: 0 with the report, 2 for a bad flag or no state file."""
-    state = str(args.state or os.environ.get("FITBOT_STATE") or DEFAULT_STATE)
+    state = state_of(args)
     try:
         since = parse_since(args.since, now=time.time()) if args.since else None
         report = read_report(state, since)

@@ -12,10 +12,8 @@ through :func:`html.escape`; the only markup is the page's own.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import html
 import math
-import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -25,9 +23,8 @@ from pathlib import Path
 
 from bot.errors import ConfigError
 from bot.feedback_report import FeedbackReport, build_report, read_feedback
-from bot.report import EXIT_USAGE, local_time, parse_since
-from bot.settings import DEFAULT_STATE, REDIS_SCHEMES
-from bot.state.store import SECONDS_PER_DAY, VIA_QUESTION, AnswerCount, Rating, read_unanswered
+from bot.report import EXIT_USAGE, local_time, parse_since, read_questions, state_of
+from bot.state.store import SECONDS_PER_DAY, VIA_QUESTION, AnswerCount, Rating
 from bot.suggest import Suggestion
 from bot.unanswered import Group, group_questions
 
@@ -395,13 +392,7 @@ def build_page(state: str, knowledge: Path | None, since: float | None) -> str:
     from bot.suggest import Suggester
 
     ratings, counts = read_feedback(state, since)
-    if state.lower().startswith(REDIS_SCHEMES):
-        from bot.state import redis_store
-
-        questions = asyncio.run(redis_store.read_unanswered(state, since))
-    else:
-        questions = read_unanswered(Path(state), since)
-    groups = group_questions(questions)[:TOP_MISSED]
+    groups = group_questions(read_questions(state, since))[:TOP_MISSED]
     suggester = Suggester(Engine(load_knowledge(knowledge or default_knowledge_dir())))
     missed = [(group, suggester.suggest(group)) for group in groups]
     return render_page(
@@ -412,7 +403,7 @@ def build_page(state: str, knowledge: Path | None, since: float | None) -> str:
 def run_html(args: argparse.Namespace) -> int:
     """``fitbot report --html FILE``: 0 once written, 2 for a bad flag, no state file or a
     file that cannot be written."""
-    state = str(args.state or os.environ.get("FITBOT_STATE") or DEFAULT_STATE)
+    state = state_of(args)
     try:
         since = parse_since(args.since, now=time.time()) if args.since else None
         page = build_page(state, args.knowledge, since)

@@ -21,7 +21,7 @@ from typing import Any
 
 from bot.errors import ConfigError
 from bot.settings import DEFAULT_STATE, REDIS_SCHEMES
-from bot.state.store import read_unanswered
+from bot.state.store import UnansweredQuestion, read_unanswered
 from bot.unanswered import Group, group_questions
 
 DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
@@ -130,18 +130,27 @@ def add_unanswered_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def state_of(args: argparse.Namespace) -> str:
+    """Where a report reads: ``--state``, else ``FITBOT_STATE``, else the default file."""
+    return str(args.state or os.environ.get("FITBOT_STATE") or DEFAULT_STATE)
+
+
+def read_questions(state: str, since: float | None) -> list[UnansweredQuestion]:
+    """The unanswered questions kept in ``state``: a state file (read-only), or the
+    replicas' ``redis://`` URL."""
+    if state.lower().startswith(REDIS_SCHEMES):
+        from bot.state import redis_store
+
+        return asyncio.run(redis_store.read_unanswered(state, since))
+    return read_unanswered(Path(state), since)
+
+
 def run_unanswered(args: argparse.Namespace) -> int:
     """``fitbot report unanswered``: 0 with the report, 2 for a bad flag or no state file."""
-    state = str(args.state or os.environ.get("FITBOT_STATE") or DEFAULT_STATE)
+    state = state_of(args)
     try:
         since = parse_since(args.since, now=time.time()) if args.since else None
-        if state.lower().startswith(REDIS_SCHEMES):
-            from bot.state import redis_store
-
-            questions = asyncio.run(redis_store.read_unanswered(state, since))
-        else:
-            questions = read_unanswered(Path(state), since)
-        groups = group_questions(questions)
+        groups = group_questions(read_questions(state, since))
     except (ValueError, ConfigError) as exc:
         print(f"fitbot report unanswered: {exc}", file=sys.stderr)
         return EXIT_USAGE
