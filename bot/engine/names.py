@@ -75,6 +75,8 @@ class NameIndex:
                     self.aliases.setdefault(terms, rid)
                     for t in terms:
                         records_using[t].add(rid)
+        # Which records' names use each term ("squat": the squat, the negative squat...).
+        self.records_using = {t: frozenset(r) for t, r in records_using.items()}
         self._alias_df = {t: len(r) for t, r in records_using.items()}
         self._aliases_with: dict[str, list[tuple[str, ...]]] = defaultdict(list)
         for phrase in self.aliases:

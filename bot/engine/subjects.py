@@ -334,7 +334,7 @@ def _kind_of(kb: KnowledgeBase, names: NameIndex, rid: str, rec: Recognition) ->
         if m.how is How.GENERIC
         for t in rec.analysis.terms[m.start : m.end]
     }
-    return any(said.intersection(a) for a, r in names.aliases.items() if r == rid)
+    return any(rid in names.records_using.get(t, ()) for t in said)
 
 
 def ordered(strengths: Mapping[str, float]) -> dict[str, float]:
